@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make run` and `make test`. See README.md.
+PORT ?= 8000
+PY := .venv/bin/python
+
+.PHONY: run test install install-test bench-upload bench-stream lint clean
+
+run: install
+	$(PY) scripts/run_stack.py --port $(PORT)
+
+test: install-test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install:
+	@scripts/bootstrap.sh run
+
+install-test:
+	@scripts/bootstrap.sh test
+
+bench-upload: install-test
+	$(PY) benchmarks/bench_upload.py
+
+bench-stream: install-test
+	$(PY) benchmarks/bench_stream.py
+
+clean:
+	rm -rf var/run var/redis

@@ -1,0 +1,123 @@
+"""The boundary with the storage backends: where staged and stored bytes live, by asset id.
+
+Keys and paths are built only from the asset's UUID, never from anything a user sent.
+Backend errors are translated here, once, into the two exception types the rest of the code
+knows: `TransientStorageError` (retry later) and `FileNotFoundError` (the object is gone).
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from django.conf import settings
+
+
+class TransientStorageError(Exception):
+    """The backend is briefly unavailable (S3 5xx, a connection reset): worth a retry."""
+
+
+def backend() -> str:
+    """'local' or 's3', as the operator chose in MEDIA_STORAGE."""
+    return settings.MEDIA_STORAGE
+
+
+def final_key(asset_id: uuid.UUID) -> str:
+    return f"media/{asset_id}/original"
+
+
+def poster_key(asset_id: uuid.UUID) -> str:
+    return f"media/{asset_id}/poster.jpg"
+
+
+def staging_key(asset_id: uuid.UUID) -> str:
+    """Local: a file name inside MEDIA_STAGING_ROOT. S3: a key under the incoming/ prefix."""
+    return f"incoming/{asset_id}" if backend() == "s3" else f"{asset_id}.upload"
+
+
+def staging_path(key: str) -> Path:
+    """The local staging file for `key`; refuses anything that is not a plain file name."""
+    name = Path(key).name
+    if name != key or not name.endswith(".upload"):
+        raise ValueError(f"not a staging key: {key!r}")
+    return settings.MEDIA_STAGING_ROOT / name
+
+
+def local_path(key: str) -> Path:
+    """The file under MEDIA_ROOT for a stored key; refuses keys that would leave it."""
+    root = settings.MEDIA_ROOT
+    path = (root / key).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"key escapes MEDIA_ROOT: {key!r}")
+    return path
+
+
+def ensure_local_dirs() -> None:
+    for directory in (settings.MEDIA_ROOT, settings.MEDIA_STAGING_ROOT):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+# --- S3 -------------------------------------------------------------------------------------
+
+
+@cache
+def s3_client() -> Any:
+    """One boto3 S3 client per process, shared by all threads (boto3 clients are thread-safe).
+
+    django-storages keeps a client per thread; a streaming server with a hundred threads would
+    then hold a hundred connection pools, so ranged GETs and copies use this one instead, built
+    from the same settings.
+    """
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        region_name=settings.AWS_S3_REGION_NAME,
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        config=settings.AWS_S3_CLIENT_CONFIG,
+    )
+
+
+def s3_bucket() -> str:
+    return settings.AWS_STORAGE_BUCKET_NAME
+
+
+def is_transient_s3_error(exc: BaseException) -> bool:
+    """S3 5xx, throttling and connection-level failures clear up on their own; 4xx do not."""
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        return True
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = exc.response.get("Error", {}).get("Code", "")
+        return status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout")
+    return False
+
+
+def translate_s3_error(exc: botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError) -> Exception:
+    """Map a botocore error to FileNotFoundError, TransientStorageError, or itself."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return FileNotFoundError(str(exc))
+    if is_transient_s3_error(exc):
+        return TransientStorageError(str(exc))
+    return exc
+
+
+def check_storage() -> None:
+    """Raise if the configured backend cannot be reached (used by /healthz)."""
+    if backend() == "s3":
+        try:
+            s3_client().head_bucket(Bucket=s3_bucket())
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate_s3_error(exc) from exc
+        return
+    ensure_local_dirs()
+    root = Path(settings.MEDIA_ROOT)
+    if not root.is_dir():
+        raise FileNotFoundError(f"MEDIA_ROOT {root} is not a directory")

@@ -1,0 +1,14 @@
+"""Top-level URLs: health, auth, the pipeline's pages and API, and the stream."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from project.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("stream/", include("streaming.urls")),
+    path("", include("media_pipeline.urls")),
+]

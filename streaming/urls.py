@@ -1,3 +1,11 @@
+"""Mounted at /stream/ by project/urls.py. Only the asset's UUID comes from the URL."""
+
 from django.urls import path
 
-urlpatterns: list = []
+from streaming.views import stream
+
+app_name = "streaming"
+
+urlpatterns = [
+    path("<uuid:asset_id>/", stream, name="stream"),
+]

@@ -1,0 +1,43 @@
+"""The streaming app's view of the settings: one typed accessor, read per request.
+
+Settings are read through `django.conf.settings` only (house style rule 6); reading them per
+call is a few attribute lookups and lets tests use `override_settings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+DELIVERY_MODES = ("proxy", "x-accel", "redirect")
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    delivery: str
+    url_ttl: int
+    max_ranges: int
+    xaccel_prefix: str
+    presign_ttl: int
+    public_endpoint_url: str | None
+    media_root: Path
+
+
+def stream_settings() -> StreamSettings:
+    """The STREAM_* settings with their defaults; an unknown delivery mode is refused."""
+    delivery = getattr(settings, "STREAM_DELIVERY", "proxy")
+    if delivery not in DELIVERY_MODES:
+        raise ImproperlyConfigured(f"STREAM_DELIVERY must be one of {DELIVERY_MODES}")
+    prefix = getattr(settings, "STREAM_XACCEL_PREFIX", "/_protected/")
+    return StreamSettings(
+        delivery=delivery,
+        url_ttl=int(getattr(settings, "STREAM_URL_TTL", 6 * 3600)),
+        max_ranges=int(getattr(settings, "STREAM_MAX_RANGES", 16)),
+        xaccel_prefix=prefix if prefix.endswith("/") else prefix + "/",
+        presign_ttl=int(getattr(settings, "STREAM_PRESIGN_TTL", 300)),
+        public_endpoint_url=getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None) or None,
+        media_root=Path(settings.MEDIA_ROOT),
+    )

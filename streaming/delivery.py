@@ -1,0 +1,56 @@
+"""The two hand-off delivery modes (STREAM_DELIVERY): nginx's X-Accel-Redirect and a presigned
+S3 URL. Both run only after the view has authorised the request and evaluated preconditions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from django.conf import settings
+from django.http import HttpResponse, HttpResponseRedirect
+
+from media_pipeline import storage
+from streaming.conf import StreamSettings
+
+
+def accel_redirect(storage_key: str, headers: dict[str, str], conf: StreamSettings) -> HttpResponse:
+    """Let nginx send a local file (deploy/nginx/media.conf): an empty answer naming the
+    internal location. nginx keeps Content-Type, Content-Disposition, Cache-Control and
+    Accept-Ranges from this answer; the example config re-adds ETag and Last-Modified."""
+    storage.local_path(storage_key)  # refuses a key that would leave MEDIA_ROOT
+    response = HttpResponse()
+    for name, value in headers.items():
+        response[name] = value
+    response["X-Accel-Redirect"] = conf.xaccel_prefix + quote(storage_key, safe="/")
+    return response
+
+
+@cache
+def _presigning_client(endpoint_url: str) -> Any:
+    """A client for signing only, bound to the host the browser will use (FIELD_NOTES, S3)."""
+    return boto3.session.Session().client(
+        "s3", endpoint_url=endpoint_url, region_name=settings.AWS_S3_REGION_NAME,
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        config=settings.AWS_S3_CLIENT_CONFIG,
+    )
+
+
+def presigned_redirect(key: str, headers: dict[str, str], conf: StreamSettings) -> HttpResponseRedirect:
+    """302 to a short-lived presigned GetObject URL that sets our type and disposition."""
+    client = (_presigning_client(conf.public_endpoint_url) if conf.public_endpoint_url
+              else storage.s3_client())
+    url = client.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": storage.s3_bucket(), "Key": key,
+                "ResponseContentType": headers["Content-Type"],
+                "ResponseContentDisposition": headers["Content-Disposition"]},
+        ExpiresIn=conf.presign_ttl,
+    )
+    response = HttpResponseRedirect(url)
+    # The target expires: a cached redirect would outlive it.
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,191 @@
+"""Where the bytes come from: a small protocol with a local-disk and an S3 implementation.
+
+Size and validators come from the database (`MediaAsset.size`, `.sha256`, `.etag`), never from
+the backend, so a seek costs one open or one ranged GetObject and nothing else (FIELD_NOTES,
+"S3"). Backend errors are translated once, here, into `FileNotFoundError` (the stored object is
+gone or is not the one the database describes) and `TransientStorageError` (retry later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import botocore.exceptions
+import urllib3.exceptions
+
+from media_pipeline import storage
+from media_pipeline.models import MediaAsset
+from streaming.ranges import ByteRange
+
+# Big enough that per-chunk overhead (a thread hop under ASGI, a socket write) is noise,
+# small enough that 32 concurrent streams hold only a few MiB (FIELD_NOTES: 256 KiB-1 MiB).
+CHUNK_SIZE = 512 * 1024
+_S3_READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
+
+
+class RangeReader(Protocol):
+    """One opened range: iterate it once (sync or async); iteration always closes it."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class Source(Protocol):
+    """A stored representation: its metadata, and ranges opened on demand."""
+
+    size: int
+    etag: str
+    last_modified: datetime | None
+    content_type: str
+
+    def open_range(self, byte_range: ByteRange) -> RangeReader: ...
+
+
+class LocalRangeReader:
+    """A real file positioned at the range start that never reads past the range end.
+
+    `fileno()` plus the file's offset plus an exact Content-Length is all gunicorn's sendfile
+    needs (gunicorn/http/wsgi.py `Response.sendfile` starts at `lseek(fd, 0, SEEK_CUR)` and
+    sends `response_length` bytes), so through `wsgi.file_wrapper` this is zero-copy; anywhere
+    else `read()` is bounded, so no server can send or read bytes outside the range.
+    """
+
+    def __init__(self, path: Path, byte_range: ByteRange) -> None:
+        # Unbuffered: seek() moves the descriptor itself, which is what sendfile reads from.
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._file.seek(byte_range.start)
+        self._remaining = byte_range.length
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self._remaining if size < 0 else min(size, self._remaining)
+        data = self._file.read(wanted) if wanted > 0 else b""
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.read(CHUNK_SIZE):
+                yield chunk
+        finally:
+            self.close()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        # Disk reads block: each one runs in a worker thread so the event loop keeps serving.
+        try:
+            while chunk := await asyncio.to_thread(self.read, CHUNK_SIZE):
+                yield chunk
+        finally:
+            self.close()
+
+
+class S3RangeReader:
+    """The body of one ranged GetObject, read in CHUNK_SIZE pieces and always closed.
+
+    A body left open holds one of the client's pooled connections, so every path closes it:
+    the end of iteration, an error, and a client disconnect (generator close under WSGI,
+    task cancellation under ASGI both run the `finally`).
+    """
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def close(self) -> None:
+        self._body.close()
+
+    def _read(self) -> bytes:
+        try:
+            return self._body.read(CHUNK_SIZE)
+        except _S3_READ_ERRORS as exc:
+            raise storage.TransientStorageError(f"S3 body read failed: {exc}") from exc
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self._read():
+                yield chunk
+        finally:
+            self.close()
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(self._read):
+                yield chunk
+        finally:
+            self.close()
+
+
+@dataclass(frozen=True)
+class LocalSource:
+    size: int
+    etag: str
+    last_modified: datetime | None
+    content_type: str
+    path: Path
+
+    def open_range(self, byte_range: ByteRange) -> LocalRangeReader:
+        return LocalRangeReader(self.path, byte_range)
+
+
+@dataclass(frozen=True)
+class S3Source:
+    size: int
+    etag: str
+    last_modified: datetime | None
+    content_type: str
+    bucket: str
+    key: str
+    # The object's own S3 ETag: each GET is pinned to it so a replaced object is never spliced.
+    s3_etag: str
+    client: Any
+
+    def open_range(self, byte_range: ByteRange) -> S3RangeReader:
+        """One ranged GetObject (never a HEAD first), translated at this boundary."""
+        params = {"Bucket": self.bucket, "Key": self.key,
+                  "Range": f"bytes={byte_range.start}-{byte_range.end}"}
+        if self.s3_etag:
+            params["IfMatch"] = self.s3_etag
+        try:
+            response = self.client.get_object(**params)
+        except botocore.exceptions.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "412", "InvalidRange", "416"):
+                # The object was replaced or truncated behind the database's back.
+                raise FileNotFoundError(f"s3://{self.bucket}/{self.key} changed: {code}") from exc
+            raise storage.translate_s3_error(exc) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise storage.translate_s3_error(exc) from exc
+        return S3RangeReader(response["Body"])
+
+
+def strong_etag(asset: MediaAsset) -> str:
+    """A strong ETag from the content hash: equal bytes, equal tag, across backends and modes."""
+    opaque = asset.sha256 or asset.etag.strip('"') or f"{asset.id.hex}-{asset.size}"
+    return f'"{opaque}"'
+
+
+def source_for(asset: MediaAsset) -> LocalSource | S3Source:
+    """The source for a ready asset; the storage key, never the URL, names the object."""
+    meta = {
+        "size": int(asset.size or 0),
+        "etag": strong_etag(asset),
+        "last_modified": asset.ready_at,
+        "content_type": asset.mime_type or "application/octet-stream",
+    }
+    if asset.storage == MediaAsset.Storage.S3:
+        return S3Source(**meta, bucket=storage.s3_bucket(), key=asset.storage_key,
+                        s3_etag=asset.etag, client=storage.s3_client())
+    return LocalSource(**meta, path=storage.local_path(asset.storage_key))

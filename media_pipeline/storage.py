@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import boto3.exceptions
 import botocore.exceptions
 from django.conf import settings
 
@@ -98,8 +99,18 @@ def is_transient_s3_error(exc: BaseException) -> bool:
     return False
 
 
-def translate_s3_error(exc: botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError) -> Exception:
-    """Map a botocore error to FileNotFoundError, TransientStorageError, or itself."""
+S3_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+             boto3.exceptions.Boto3Error)
+
+
+def translate_s3_error(exc: Exception) -> Exception:
+    """Map a boto3/botocore error to FileNotFoundError, TransientStorageError, or itself."""
+    if isinstance(exc, boto3.exceptions.Boto3Error):
+        # The transfer manager wraps the part's ClientError; the cause tells what it was.
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, Exception) and cause is not exc:
+            return translate_s3_error(cause)
+        return TransientStorageError(str(exc))
     if isinstance(exc, botocore.exceptions.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchKey", "NotFound"):
@@ -114,7 +125,7 @@ def check_storage() -> None:
     if backend() == "s3":
         try:
             s3_client().head_bucket(Bucket=s3_bucket())
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except S3_ERRORS as exc:
             raise translate_s3_error(exc) from exc
         return
     ensure_local_dirs()

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "media_pipeline.auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -196,6 +197,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Assets left pending/processing longer than this are re-enqueued by the reconciler.
 MEDIA_STUCK_AFTER_SECONDS = env.int("MEDIA_STUCK_AFTER_SECONDS", default=15 * 60)
 MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", default=5)
+# A processing worker refreshes its claim this often; six missed beats mean it died.
+MEDIA_HEARTBEAT_SECONDS = env.int("MEDIA_HEARTBEAT_SECONDS", default=10)
+# An upload whose task could not be sent (broker down) is enqueued again after this long.
+MEDIA_ENQUEUE_GRACE_SECONDS = env.int("MEDIA_ENQUEUE_GRACE_SECONDS", default=30)
+# Retries of transient failures (S3 5xx, connection resets) back off from this many seconds.
+MEDIA_RETRY_BACKOFF_SECONDS = env.int("MEDIA_RETRY_BACKOFF_SECONDS", default=5)
 FFPROBE_TIMEOUT_SECONDS = env.int("FFPROBE_TIMEOUT_SECONDS", default=60)
 FFMPEG_TIMEOUT_SECONDS = env.int("FFMPEG_TIMEOUT_SECONDS", default=30 * 60)
 
@@ -226,6 +233,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# With the broker down an upload must still answer promptly: try briefly, then leave the asset
+# pending for the reconciler.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-assets": {
         "task": "media_pipeline.requeue_stuck_assets",

@@ -1,0 +1,178 @@
+"""Staged and stored objects on local disk or S3, read in bounded chunks.
+
+`storage.open()` on S3 downloads the whole object into memory (FIELD_NOTES, "S3"), so the
+pipeline reads S3 through ranged GETs on the shared client instead, and hands ffmpeg a
+short-lived presigned URL so it can seek without a download.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+
+from media_pipeline import storage
+
+READ_CHUNK = 1024 * 1024
+# One ranged GET per window: a reset connection costs one window, not the whole object.
+S3_READ_WINDOW = 64 * 1024 * 1024
+S3_TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024,
+                             max_concurrency=4)
+PRESIGN_SECONDS = 3600
+
+
+class Blob(Protocol):
+    key: str
+
+    def exists(self) -> bool: ...
+    def size(self) -> int: ...
+    def read_at(self, offset: int, length: int) -> bytes: ...
+    def iter_chunks(self) -> Iterator[bytes]: ...
+    def ffmpeg_input(self) -> str: ...
+    def delete(self) -> None: ...
+
+
+def _s3(call: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except storage.S3_ERRORS as exc:
+        raise storage.translate_s3_error(exc) from exc
+
+
+class LocalBlob:
+    def __init__(self, key: str, path: Path) -> None:
+        self.key = key
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            while chunk := f.read(READ_CHUNK):
+                yield chunk
+
+    def ffmpeg_input(self) -> str:
+        return str(self.path)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class S3Blob:
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.client = storage.s3_client()
+        self.bucket = storage.s3_bucket()
+
+    def head(self) -> dict[str, Any] | None:
+        try:
+            return _s3(self.client.head_object, Bucket=self.bucket, Key=self.key)
+        except FileNotFoundError:
+            return None
+
+    def exists(self) -> bool:
+        return self.head() is not None
+
+    def size(self) -> int:
+        head = self.head()
+        if head is None:
+            raise FileNotFoundError(self.key)
+        return head["ContentLength"]
+
+    def etag(self) -> str:
+        head = self.head()
+        if head is None:
+            raise FileNotFoundError(self.key)
+        return head["ETag"]
+
+    def _get_range(self, first: int, last: int) -> Iterator[bytes]:
+        response = _s3(self.client.get_object, Bucket=self.bucket, Key=self.key,
+                       Range=f"bytes={first}-{last}")
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(READ_CHUNK)
+        except (botocore.exceptions.BotoCoreError, OSError) as exc:
+            raise storage.TransientStorageError(f"reading {self.key}: {exc}") from exc
+        finally:
+            body.close()
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        try:
+            return b"".join(self._get_range(offset, offset + length - 1))
+        except storage.TransientStorageError:
+            raise
+        except Exception as exc:  # 416: nothing at that offset
+            if "InvalidRange" in str(exc):
+                return b""
+            raise
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        size = self.size()
+        for first in range(0, size, S3_READ_WINDOW):
+            yield from self._get_range(first, min(first + S3_READ_WINDOW, size) - 1)
+
+    def ffmpeg_input(self) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self.key}, ExpiresIn=PRESIGN_SECONDS
+        )
+
+    def delete(self) -> None:
+        _s3(self.client.delete_object, Bucket=self.bucket, Key=self.key)
+
+
+def staging_blob(key: str) -> Blob:
+    if storage.backend() == "s3":
+        return S3Blob(key)
+    return LocalBlob(key, storage.staging_path(key))
+
+
+def stored_blob(key: str) -> Blob:
+    if storage.backend() == "s3":
+        return S3Blob(key)
+    return LocalBlob(key, storage.local_path(key))
+
+
+def move(source: Blob, key: str) -> Blob:
+    """Make `source`'s bytes the object at `key` and remove `source`.
+
+    Local: a rename on the same filesystem. S3: a server-side (managed, multipart when large)
+    copy, then a delete. Re-running after a crash overwrites the same key: one object, always.
+    """
+    target = stored_blob(key)
+    if isinstance(source, LocalBlob) and isinstance(target, LocalBlob):
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source.path, target.path)
+        return target
+    assert isinstance(source, S3Blob) and isinstance(target, S3Blob)
+    _s3(target.client.copy, CopySource={"Bucket": source.bucket, "Key": source.key},
+        Bucket=target.bucket, Key=key, Config=S3_TRANSFER)
+    source.delete()
+    return target
+
+
+def put_file(path: Path, key: str, content_type: str) -> Blob:
+    """Store a local file the worker made (a remux, a poster) at `key`, moving it."""
+    target = stored_blob(key)
+    if isinstance(target, LocalBlob):
+        target.path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(path, target.path)
+        return target
+    assert isinstance(target, S3Blob)
+    _s3(target.client.upload_file, Filename=str(path), Bucket=target.bucket, Key=key,
+        ExtraArgs={"ContentType": content_type}, Config=S3_TRANSFER)
+    path.unlink(missing_ok=True)
+    return target

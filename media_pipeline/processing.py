@@ -1,0 +1,217 @@
+"""Process one asset: claim it, read what it really is, store it, and mark it ready or failed.
+
+Plain functions, tested without Celery; tasks.py is the thin glue. Every step is idempotent
+and keyed by the asset id, so a task redelivered after a crash, or run twice by racing
+workers, ends with the same single stored object:
+
+- `claim` is one conditional UPDATE: only a pending asset, or a processing one whose
+  heartbeat has gone stale (its worker died), can be taken. A live worker keeps its claim
+  fresh with a heartbeat thread, so a second worker racing for the asset backs off.
+- The bytes move from staging to a key derived from the id; if a previous attempt already
+  moved them, processing continues from the stored copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from media_pipeline import analysis, blobs, storage
+from media_pipeline.analysis import Unacceptable
+from media_pipeline.models import MediaAsset
+
+logger = logging.getLogger(__name__)
+Status = MediaAsset.Status
+
+
+@dataclass(frozen=True)
+class Stored:
+    key: str
+    size: int
+    sha256: str
+    etag: str
+
+
+def heartbeat_timeout() -> timedelta:
+    return timedelta(seconds=settings.MEDIA_HEARTBEAT_SECONDS * 6)
+
+
+def claim(asset_id: uuid.UUID | str) -> MediaAsset | None:
+    """Take the asset for processing, or None if it is done or another worker holds it."""
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING) | Q(status=Status.PROCESSING, updated_at__lt=now - heartbeat_timeout())
+    taken = MediaAsset.objects.filter(claimable, pk=asset_id).update(
+        status=Status.PROCESSING, attempts=F("attempts") + 1, processing_started_at=now, updated_at=now,
+    )
+    return MediaAsset.objects.get(pk=asset_id) if taken else None
+
+
+def release(asset_id: uuid.UUID | str, reason: str) -> None:
+    """Hand the asset back (status pending) so a retry can claim it again."""
+    MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(
+        status=Status.PENDING, error=reason, updated_at=timezone.now())
+
+
+def mark_failed(asset_id: uuid.UUID | str, reason: str) -> None:
+    """A terminal failure with a reason the uploader can read. Staged bytes are kept so an
+    operator can requeue the asset once the cause is fixed: no upload is ever lost."""
+    logger.info("asset %s failed: %s", asset_id, reason)
+    MediaAsset.objects.filter(pk=asset_id).exclude(status=Status.READY).update(
+        status=Status.FAILED, error=reason, updated_at=timezone.now())
+
+
+@contextmanager
+def heartbeat(asset_id: uuid.UUID | str) -> Iterator[None]:
+    """Refresh the claim every MEDIA_HEARTBEAT_SECONDS while the body runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.MEDIA_HEARTBEAT_SECONDS):
+                MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(
+                    updated_at=timezone.now())
+        except Exception:
+            logger.exception("heartbeat for asset %s stopped", asset_id)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{asset_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def digest(chunks: Iterator[bytes]) -> tuple[int, str]:
+    """Size and SHA-256 in one streaming pass."""
+    sha = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        sha.update(chunk)
+        size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def _source(asset: MediaAsset) -> blobs.Blob:
+    """The staged upload, or the stored copy if an earlier attempt moved it before crashing."""
+    if asset.staging_key:
+        staged = blobs.staging_blob(asset.staging_key)
+        if staged.exists():
+            return staged
+    stored = blobs.stored_blob(storage.final_key(asset.id))
+    if stored.exists():
+        return stored
+    raise Unacceptable("The uploaded file is missing from staging; please upload it again.")
+
+
+def describe(source: blobs.Blob) -> tuple[str, analysis.MediaInfo]:
+    """The real MIME type, from content only, and what ffprobe reads of the media."""
+    allowed = settings.MEDIA_ALLOWED_TYPES
+    mime = analysis.sniff_mime(source.read_at(0, analysis.SNIFF_BYTES))
+    if mime not in allowed and not analysis.needs_probe_to_decide(mime):
+        raise Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
+    info = analysis.probe(source.ffmpeg_input(), settings.FFPROBE_TIMEOUT_SECONDS)
+    if not mime.startswith("image/"):
+        mime = analysis.refine_mime(mime, info)
+    if mime not in allowed:
+        raise Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
+    return mime, info
+
+
+def store(asset: MediaAsset, source: blobs.Blob, mime: str, size: int, workdir: Path) -> Stored:
+    """Put the final bytes at the asset's key (remuxed for fast start where needed)."""
+    key = storage.final_key(asset.id)
+    if mime in analysis.MP4_FAMILY and analysis.moov_after_mdat(source.read_at, size):
+        remuxed = workdir / "faststart.mp4"
+        analysis.remux_faststart(source.ffmpeg_input(), remuxed, settings.FFMPEG_TIMEOUT_SECONDS)
+        with open(remuxed, "rb") as f:
+            new_size, sha = digest(iter(lambda: f.read(blobs.READ_CHUNK), b""))
+        stored = blobs.put_file(remuxed, key, mime)
+        if source.key != key:
+            source.delete()
+    else:
+        new_size, sha = digest(source.iter_chunks())
+        stored = source if source.key == key else blobs.move(source, key)
+    etag = stored.etag() if isinstance(stored, blobs.S3Blob) else ""
+    return Stored(key=key, size=new_size, sha256=sha, etag=etag)
+
+
+def make_poster(asset: MediaAsset, stored_key: str, info: analysis.MediaInfo, workdir: Path) -> str:
+    """A poster frame for video; a video without one still plays, so failure only logs."""
+    target = workdir / "poster.jpg"
+    source = blobs.stored_blob(stored_key).ffmpeg_input()
+    try:
+        analysis.extract_poster(source, target, info.duration, settings.FFPROBE_TIMEOUT_SECONDS)
+    except Unacceptable as exc:
+        logger.warning("no poster for asset %s: %s", asset.id, exc)
+        return ""
+    key = storage.poster_key(asset.id)
+    blobs.put_file(target, key, "image/jpeg")
+    return key
+
+
+def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
+    """Run the pipeline for one asset. Raises only transient errors, for the caller to retry."""
+    asset = claim(asset_id)
+    if asset is None:
+        logger.info("asset %s is done or held by another worker; nothing to do", asset_id)
+        return None
+    if asset.attempts > settings.MEDIA_MAX_ATTEMPTS:
+        mark_failed(asset.id, f"Gave up after {asset.attempts - 1} attempts; an operator can requeue it.")
+        return None
+    with heartbeat(asset.id):
+        try:
+            return _run(asset)
+        except Unacceptable as exc:
+            mark_failed(asset.id, str(exc))
+            return None
+
+
+def _run(asset: MediaAsset) -> MediaAsset:
+    source = _source(asset)
+    size = source.size()
+    if size == 0:
+        raise Unacceptable("The file is empty.")
+    mime, info = describe(source)
+    with tempfile.TemporaryDirectory(prefix=f"asset-{asset.id}-") as tmp:
+        stored = store(asset, source, mime, size, Path(tmp))
+        is_image = mime.startswith("image/")
+        poster = make_poster(asset, stored.key, info, Path(tmp)) if info.has_video and not is_image else ""
+    now = timezone.now()
+    fields = {
+        "status": Status.READY, "mime_type": mime, "size": stored.size, "sha256": stored.sha256,
+        "storage_key": stored.key, "etag": stored.etag, "poster_key": poster, "staging_key": "",
+        "duration": None if is_image else info.duration,
+        "width": info.width, "height": info.height,
+        "video_codec": "" if is_image else info.video_codec,
+        "audio_codec": info.audio_codec,
+        "error": "", "ready_at": now, "updated_at": now,
+    }
+    MediaAsset.objects.filter(pk=asset.id).update(**fields)
+    logger.info("asset %s ready: %s, %d bytes", asset.id, mime, stored.size)
+    return MediaAsset.objects.get(pk=asset.id)
+
+
+def stuck_assets() -> list[uuid.UUID]:
+    """Assets whose task was never sent (broker down), was lost, or whose worker died."""
+    now = timezone.now()
+    never_sent = Q(status=Status.PENDING, enqueued_at__isnull=True,
+                   created_at__lt=now - timedelta(seconds=settings.MEDIA_ENQUEUE_GRACE_SECONDS))
+    lost = Q(status=Status.PENDING, enqueued_at__lt=now - timedelta(seconds=settings.MEDIA_STUCK_AFTER_SECONDS))
+    dead_worker = Q(status=Status.PROCESSING, updated_at__lt=now - heartbeat_timeout())
+    return list(MediaAsset.objects.filter(never_sent | lost | dead_worker).values_list("pk", flat=True)[:500])

@@ -39,12 +39,12 @@ def media_root(tmp_path: Path, settings) -> Path:
 
 @pytest.fixture
 def owner(db) -> User:
-    return User.objects.create_user("owner", password="pw-owner-123")
+    return User.objects.create_user("owner")
 
 
 @pytest.fixture
 def stranger(db) -> User:
-    return User.objects.create_user("stranger", password="pw-stranger-123")
+    return User.objects.create_user("stranger")
 
 
 @pytest.fixture

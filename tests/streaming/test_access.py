@@ -1,0 +1,87 @@
+"""Who may stream: a valid signature, the owner's session, or anyone for a public asset."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from media_pipeline.models import MediaAsset
+from streaming.signing import sign_asset_id, stream_url
+from tests.streaming.conftest import MakeAsset
+
+
+def unsigned_url(asset: MediaAsset) -> str:
+    return stream_url(asset).partition("?")[0]
+
+
+def test_valid_signature_needs_no_session(client: Client, make_asset: MakeAsset) -> None:
+    assert client.get(stream_url(make_asset())).status_code == HTTPStatus.OK
+
+
+def test_stream_url_is_relative_and_names_only_the_asset_id(make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    assert stream_url(asset).startswith(f"/stream/{asset.id}/?sig=")
+
+
+@pytest.mark.parametrize("tamper", ["flip-last", "drop-timestamp", "empty", "garbage"])
+def test_tampered_signature_is_403(client: Client, make_asset: MakeAsset, tamper: str) -> None:
+    asset = make_asset()
+    signature = sign_asset_id(asset.id)
+    bad = {"flip-last": signature[:-1] + ("A" if signature[-1] != "A" else "B"),
+           "drop-timestamp": signature.partition(":")[2], "empty": "", "garbage": "x:y"}[tamper]
+    response = client.get(f"{unsigned_url(asset)}?sig={bad}")
+    assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+def test_signature_of_another_asset_is_403(client: Client, make_asset: MakeAsset) -> None:
+    asset, other = make_asset(), make_asset()
+    response = client.get(f"{unsigned_url(asset)}?sig={sign_asset_id(other.id)}")
+    assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+def test_expired_signature_is_403(client: Client, make_asset: MakeAsset, settings) -> None:
+    url = stream_url(make_asset())
+    settings.STREAM_URL_TTL = -1  # every signature is now older than the TTL
+    assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_owner_session_streams_without_signature(client: Client, make_asset: MakeAsset, owner: User) -> None:
+    client.force_login(owner)
+    assert client.get(unsigned_url(make_asset())).status_code == HTTPStatus.OK
+
+
+def test_other_user_without_signature_gets_404(client: Client, make_asset: MakeAsset, stranger: User) -> None:
+    client.force_login(stranger)
+    assert client.get(unsigned_url(make_asset())).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_anonymous_without_signature_gets_404(client: Client, make_asset: MakeAsset) -> None:
+    assert client.get(unsigned_url(make_asset())).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_public_asset_streams_to_anyone_and_may_be_cached(client: Client, make_asset: MakeAsset) -> None:
+    response = client.get(unsigned_url(make_asset(is_public=True)))
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize("status", [MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING,
+                                    MediaAsset.Status.FAILED])
+def test_assets_that_are_not_ready_are_404_even_when_signed(client: Client, make_asset: MakeAsset,
+                                                            status: str) -> None:
+    assert client.get(stream_url(make_asset(status=status))).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.parametrize("path", ["/stream/../../etc/passwd/", "/stream/%2e%2e%2fsettings.py/",
+                                  "/stream/media%2Fx%2Foriginal/", "/stream/not-a-uuid/"])
+def test_url_paths_never_reach_the_filesystem(client: Client, path: str, db) -> None:
+    assert client.get(path).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_storage_key_escaping_media_root_is_refused(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(storage_key="../outside")
+    with pytest.raises(ValueError):
+        client.get(stream_url(asset))

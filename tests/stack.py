@@ -43,6 +43,11 @@ class AppStack:
             "WEB_THREADS": "16",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            # A fast cadence, so crash and outage recovery is seen in seconds, not minutes.
+            "MEDIA_HEARTBEAT_SECONDS": "1",
+            "MEDIA_RECONCILE_EVERY_SECONDS": "2",
+            "MEDIA_ENQUEUE_GRACE_SECONDS": "1",
+            "MEDIA_RETRY_BACKOFF_SECONDS": "1",
             **(extra_env or {}),
         }
         self.web: subprocess.Popen | None = None
@@ -69,13 +74,16 @@ class AppStack:
         wait_for(lambda: port_open(self.port), 30, "gunicorn")
         return self
 
-    def start_worker(self, name: str = "w1", concurrency: int = 1,
+    def start_worker(self, name: str = "w1", concurrency: int = 1, beat: bool = False,
                      extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-        proc = spawn([
+        argv = [
             str(VENV_BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel", "INFO",
             "--concurrency", str(concurrency), "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip", "--without-mingle", "--pool", "prefork",
-        ], self.workdir / f"worker-{name}.log", env={**self.env, **(extra_env or {})})
+        ]
+        if beat:
+            argv += ["--beat", "--schedule", str(self.workdir / f"beat-{name}")]
+        proc = spawn(argv, self.workdir / f"worker-{name}.log", env={**self.env, **(extra_env or {})})
         self.workers[name] = proc
         wait_for(lambda: "ready." in self.log(f"worker-{name}"), 60, f"celery worker {name}")
         return proc

@@ -24,6 +24,7 @@ def accel_redirect(storage_key: str, headers: dict[str, str], conf: StreamSettin
     response = HttpResponse()
     for name, value in headers.items():
         response[name] = value
+    del response["Accept-Ranges"]  # nginx adds its own; two would be sent
     response["X-Accel-Redirect"] = conf.xaccel_prefix + quote(storage_key, safe="/")
     return response
 

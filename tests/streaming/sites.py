@@ -1,0 +1,209 @@
+"""A throwaway site for real-server tests and the benchmark: a migrated SQLite file, a
+MEDIA_ROOT, ready assets, and gunicorn / uvicorn / nginx processes on free loopback ports.
+
+Every process is started in its own session and stopped (group SIGTERM, then SIGKILL) by the
+context managers' `finally`, so a failing test leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.services import ROOT, free_port, port_open, spawn, stop_process, wait_for
+
+VENV_BIN = Path(sys.executable).parent
+NGINX_EXAMPLE = ROOT / "deploy" / "nginx" / "media.conf"
+
+# Runs inside the project's settings: creates the owner and one READY local asset per spec,
+# hard-linking (or copying) the given file into MEDIA_ROOT, and prints {name: stream_url}.
+_CREATE_ASSETS = r"""
+import hashlib, json, os, shutil, sys, uuid
+import django
+django.setup()
+from datetime import UTC, datetime
+from django.contrib.auth.models import User
+from media_pipeline import storage
+from media_pipeline.models import MediaAsset
+from streaming.signing import stream_url
+
+specs = json.load(sys.stdin)
+owner, _ = User.objects.get_or_create(username="streamer")
+urls = {}
+for spec in specs:
+    asset_id = uuid.uuid4()
+    key = storage.final_key(asset_id)
+    target = storage.local_path(key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(spec["path"], target)
+    except OSError:
+        shutil.copyfile(spec["path"], target)
+    digest = spec.get("sha256") or hashlib.sha256(open(target, "rb").read()).hexdigest()
+    asset = MediaAsset.objects.create(
+        id=asset_id, owner=owner, filename=spec.get("filename", "clip.mp4"),
+        status=MediaAsset.Status.READY, mime_type=spec.get("mime_type", "video/mp4"),
+        size=target.stat().st_size, sha256=digest, storage=MediaAsset.Storage.LOCAL,
+        storage_key=key, ready_at=datetime(2024, 5, 1, 12, tzinfo=UTC))
+    urls[spec["name"]] = {"url": stream_url(asset), "key": key}
+print(json.dumps(urls))
+"""
+
+
+def payload(size: int, seed: int = 7) -> bytes:
+    """Deterministic, non-repeating bytes, so a misplaced offset is always visible."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+@dataclass
+class Site:
+    """Environment for project processes that share one SQLite file and one MEDIA_ROOT."""
+
+    workdir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, workdir: Path, **extra_env: str) -> Site:
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings",
+               "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+               "MEDIA_ROOT": str(workdir / "media"), "VAR_DIR": str(workdir / "var"),
+               "MEDIA_STORAGE": "local", "LOG_LEVEL": "WARNING", **extra_env}
+        (workdir / "media").mkdir(exist_ok=True)
+        site = cls(workdir, env)
+        site.run([str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"])
+        return site
+
+    @property
+    def media_root(self) -> Path:
+        return Path(self.env["MEDIA_ROOT"]).resolve()
+
+    def run(self, argv: list[str], stdin: str | None = None) -> str:
+        done = subprocess.run(argv, cwd=ROOT, env=self.env, input=stdin, capture_output=True,
+                              text=True, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"{argv} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def add_assets(self, specs: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+        """Create ready assets from local files; returns {name: {"url", "key"}}."""
+        out = self.run([str(VENV_BIN / "python"), "-c", _CREATE_ASSETS], stdin=json.dumps(specs))
+        return json.loads(out.strip().splitlines()[-1])
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    pid: int
+
+    def process_ids(self) -> list[int]:
+        """The server process and its children (gunicorn's workers)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *map(int, children)]
+
+    def peak_rss_kib(self) -> int:
+        """The largest VmHWM (peak resident set) among the server's processes."""
+        peaks = []
+        for pid in self.process_ids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]))
+        return max(peaks)
+
+    def rss_kib(self) -> int:
+        total = 0
+        for pid in self.process_ids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total = max(total, int(line.split()[1]))
+        return total
+
+
+@contextmanager
+def running(argv: list[str], env: dict[str, str], port: int, log: Path,
+            cwd: Path = ROOT) -> Iterator[Server]:
+    """Run a server process until the block ends; yields it once its port accepts."""
+    proc = spawn(argv, log, env=env, cwd=cwd)
+    try:
+        wait_for(lambda: port_open(port) or proc.poll() is not None, 60, " ".join(argv[:2]))
+        if proc.poll() is not None:
+            raise RuntimeError(f"{argv[0]} exited early:\n{log.read_text()[-3000:]}")
+        yield Server(port, proc.pid)
+    finally:
+        stop_process(proc)
+
+
+@contextmanager
+def gunicorn(site: Site, workers: int = 1, threads: int = 16, **env: str) -> Iterator[Server]:
+    port = free_port()
+    server_env = {**site.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers),
+                  "WEB_THREADS": str(threads), **env}
+    argv = [str(VENV_BIN / "gunicorn"), "-c", "project/gunicorn_conf.py", "--access-logfile", "/dev/null",
+            "project.wsgi:application"]
+    with running(argv, server_env, port, site.workdir / f"gunicorn-{port}.log") as server:
+        yield server
+
+
+@contextmanager
+def uvicorn(site: Site, **env: str) -> Iterator[Server]:
+    port = free_port()
+    argv = [str(VENV_BIN / "uvicorn"), "project.asgi:application", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    with running(argv, {**site.env, **env}, port, site.workdir / f"uvicorn-{port}.log") as server:
+        yield server
+
+
+def nginx_conf(site: Site, listen: int, upstream: int, prefix: Path, extra: str = "") -> str:
+    """A whole nginx.conf around the shipped example server block, paths made local."""
+    server = (NGINX_EXAMPLE.read_text()
+              .replace("127.0.0.1:8000", f"127.0.0.1:{upstream}")
+              .replace("listen 80;", f"listen 127.0.0.1:{listen};")
+              .replace("/srv/media-pipeline/var/media/", f"{site.media_root}/"))
+    temp = prefix / "tmp"
+    return f"""
+daemon off;
+worker_processes 2;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{"user root;" if os.geteuid() == 0 else ""}
+events {{ worker_connections 4096; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    {server}
+    {extra}
+}}
+"""
+
+
+@contextmanager
+def nginx(site: Site, upstream: int, extra: str = "") -> Iterator[Server]:
+    """Debian's nginx with the example config, in front of a server on `upstream`."""
+    port = free_port()
+    prefix = site.workdir / f"nginx-{port}"
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_conf(site, port, upstream, prefix, extra))
+    argv = ["/usr/sbin/nginx", "-c", str(conf), "-p", str(prefix)]
+    with running(argv, site.env, port, prefix / "stdout.log") as server:
+        yield server

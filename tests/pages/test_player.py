@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.test import Client
+
+from media_pipeline.models import MediaAsset
+from streaming.signing import SignatureCheck, check_signature
+from tests.pages.conftest import MakeAsset, elements
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_signed_stream_url(url: str, asset: MediaAsset) -> None:
+    parts = urlsplit(url)
+    assert parts.path == f"/stream/{asset.id}/"
+    [signature] = parse_qs(parts.query)["sig"]
+    assert check_signature(asset.id, signature) is SignatureCheck.VALID
+
+
+def test_video_element_streams_from_the_signed_url(owner_client: Client,
+                                                   make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    response = owner_client.get(f"/media/{asset.id}/")
+    assert response.status_code == 200
+    [video] = elements(response.content, "video")
+    assert_signed_stream_url(video["src"], asset)
+    assert video["poster"] == f"/media/{asset.id}/poster.jpg"
+    assert "controls" in video
+
+
+def test_download_link_is_the_stream_url_with_download_1(owner_client: Client,
+                                                         make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    response = owner_client.get(f"/media/{asset.id}/")
+    [download] = [a for a in elements(response.content, "a") if "data-download" in a]
+    assert download["href"].endswith("&download=1")
+    assert_signed_stream_url(download["href"].removesuffix("&download=1"), asset)
+
+
+def test_player_shows_the_metadata(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    content = owner_client.get(f"/media/{asset.id}/").content.decode()
+    for text in ("video/mp4", "5.0\xa0MB", "2:05", "320 × 240", "h264", "aac"):
+        assert text in content
+
+
+def test_audio_asset_gets_an_audio_element(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(filename="tone.mp3", mime_type="audio/mpeg", video_codec="",
+                       audio_codec="mp3", width=None, height=None, poster_key="")
+    response = owner_client.get(f"/media/{asset.id}/")
+    assert elements(response.content, "video") == []
+    [audio] = elements(response.content, "audio")
+    assert_signed_stream_url(audio["src"], asset)
+
+
+def test_image_asset_is_shown_as_an_image(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(filename="cat.png", mime_type="image/png", poster_key="", duration=None)
+    response = owner_client.get(f"/media/{asset.id}/")
+    [img] = elements(response.content, "img")
+    assert_signed_stream_url(img["src"], asset)
+    assert img["alt"] == "cat.png"
+
+
+def test_other_kinds_are_only_offered_as_a_download(owner_client: Client,
+                                                    make_asset: MakeAsset) -> None:
+    asset = make_asset(filename="notes.pdf", mime_type="application/pdf", poster_key="")
+    response = owner_client.get(f"/media/{asset.id}/")
+    for tag in ("video", "audio", "img", "iframe", "object", "embed"):
+        assert elements(response.content, tag) == [], tag
+    assert [a for a in elements(response.content, "a") if "data-download" in a]
+
+
+def test_pages_forbid_frames_and_plugins(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    policy = owner_client.get(f"/media/{asset.id}/")["Content-Security-Policy"]
+    assert "object-src 'none'" in policy
+    assert "frame-src 'none'" in policy
+    assert "media-src 'self'" in policy
+
+
+def test_pages_allow_the_s3_origin_when_streams_redirect_there(owner_client: Client,
+                                                               make_asset: MakeAsset,
+                                                               settings) -> None:
+    settings.MEDIA_STORAGE = "s3"
+    settings.STREAM_DELIVERY = "redirect"
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = "https://media.example.com:9000/ignored/path"
+    asset = make_asset()
+    policy = owner_client.get(f"/media/{asset.id}/")["Content-Security-Policy"]
+    assert "media-src 'self' https://media.example.com:9000;" in policy
+
+
+def test_failed_asset_shows_its_reason(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(status=MediaAsset.Status.FAILED, mime_type="text/html", poster_key="",
+                       error="Files of type text/html are not accepted; upload video, audio or an image.")
+    response = owner_client.get(f"/media/{asset.id}/")
+    assert b"Files of type text/html are not accepted" in response.content
+    assert elements(response.content, "video") == []
+    assert not [a for a in elements(response.content, "a") if "data-download" in a]
+
+
+@pytest.mark.parametrize("status", [MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING])
+def test_unfinished_asset_has_no_stream_yet(owner_client: Client, make_asset: MakeAsset,
+                                            status: str) -> None:
+    asset = make_asset(status=status, poster_key="")
+    response = owner_client.get(f"/media/{asset.id}/")
+    assert response.status_code == 200
+    assert b"/stream/" not in response.content
+    [player] = [d for d in elements(response.content, "div") if "data-player" in d]
+    assert player["data-item-url"] == f"/api/media/{asset.id}/"  # the script polls it
+
+
+# --- Visibility -------------------------------------------------------------------------------
+
+def test_another_users_private_asset_is_404(stranger_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    assert stranger_client.get(f"/media/{asset.id}/").status_code == 404
+
+
+def test_private_asset_is_404_when_signed_out(make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    assert Client().get(f"/media/{asset.id}/").status_code == 404
+
+
+def test_unknown_asset_is_404(owner_client: Client) -> None:
+    assert owner_client.get(f"/media/{uuid.uuid4()}/").status_code == 404
+
+
+def test_public_asset_plays_signed_out_with_a_share_link(make_asset: MakeAsset) -> None:
+    asset = make_asset(is_public=True)
+    response = Client().get(f"/media/{asset.id}/")
+    assert response.status_code == 200
+    [video] = elements(response.content, "video")
+    assert_signed_stream_url(video["src"], asset)
+    [share] = [i for i in elements(response.content, "input") if "data-share-url" in i]
+    assert share["value"] == f"http://testserver/media/{asset.id}/"
+    # A visitor sees no owner controls.
+    assert not [b for b in elements(response.content, "button") if "data-visibility-toggle" in b]
+
+
+def test_private_asset_has_no_share_link(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    response = owner_client.get(f"/media/{asset.id}/")
+    assert not [i for i in elements(response.content, "input") if "data-share-url" in i]
+
+
+def test_owner_makes_an_asset_public_and_private_again(owner_client: Client,
+                                                       make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    response = owner_client.post(f"/media/{asset.id}/", {"is_public": "1"})
+    assert response.status_code == 302
+    asset.refresh_from_db()
+    assert asset.is_public
+    assert b"data-share-url" in owner_client.get(f"/media/{asset.id}/").content
+    owner_client.post(f"/media/{asset.id}/", {"is_public": "0"})
+    asset.refresh_from_db()
+    assert not asset.is_public
+
+
+def test_visibility_change_without_csrf_token_is_refused(owner, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    assert client.post(f"/media/{asset.id}/", {"is_public": "1"}).status_code == 403
+    asset.refresh_from_db()
+    assert not asset.is_public
+
+
+def test_visitors_cannot_change_a_public_assets_visibility(stranger_client: Client,
+                                                            make_asset: MakeAsset) -> None:
+    asset = make_asset(is_public=True)
+    assert stranger_client.post(f"/media/{asset.id}/", {"is_public": "0"}).status_code == 404
+    assert Client().post(f"/media/{asset.id}/", {"is_public": "0"}).status_code == 404
+    asset.refresh_from_db()
+    assert asset.is_public
+
+
+def test_visibility_value_must_be_0_or_1(owner_client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    assert owner_client.post(f"/media/{asset.id}/", {"is_public": "yes"}).status_code == 400

@@ -7,16 +7,38 @@ Private assets answer 404 (not 403) to anyone without access, so their ids canno
 from __future__ import annotations
 
 import uuid
+from functools import cache
 
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404, HttpRequest
 
 from media_pipeline.models import MediaAsset
 from streaming.signing import SIGNATURE_PARAM, SignatureCheck, check_signature
 
 # What streaming reads from a row; the rest (error text, codecs) stays in the database.
-_STREAM_FIELDS = ("id", "owner_id", "filename", "status", "is_public", "mime_type", "size",
+_STREAM_FIELDS = ("id", "owner", "filename", "status", "is_public", "mime_type", "size",
                   "sha256", "storage", "storage_key", "etag", "ready_at")
+
+
+@cache
+def _lookup_sql() -> str:
+    """The one query a stream request makes, written once. Compiling the equivalent queryset
+    costs three times as long as running it, and seeks are the hottest path (benchmark:
+    128 KiB ranges from 16 clients)."""
+    meta = MediaAsset._meta
+    columns = ", ".join(connection.ops.quote_name(meta.get_field(name).column)
+                        for name in _STREAM_FIELDS)
+    table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+    status = connection.ops.quote_name(meta.get_field("status").column)
+    return f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {status} = %s"
+
+
+def ready_asset(asset_id: uuid.UUID) -> MediaAsset | None:
+    """The READY asset with this id, or None; a RawQuerySet builds a normal model instance."""
+    pk = MediaAsset._meta.pk.get_db_prep_value(asset_id, connection)
+    rows = list(MediaAsset.objects.raw(_lookup_sql(), [pk, MediaAsset.Status.READY]))
+    return rows[0] if rows else None
 
 
 def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> MediaAsset:
@@ -24,8 +46,7 @@ def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> MediaAsset:
     check = check_signature(asset_id, request.GET.get(SIGNATURE_PARAM))
     if check is SignatureCheck.INVALID:
         raise PermissionDenied("stream signature is invalid or expired")
-    asset = (MediaAsset.objects.only(*_STREAM_FIELDS)
-             .filter(pk=asset_id, status=MediaAsset.Status.READY).first())
+    asset = ready_asset(asset_id)
     if asset is None:
         raise Http404("no such asset")
     if check is SignatureCheck.VALID or asset.is_public:

@@ -26,6 +26,8 @@ from streaming.ranges import ByteRange
 # Big enough that per-chunk overhead (a thread hop under ASGI, a socket write) is noise,
 # small enough that 32 concurrent streams hold only a few MiB (FIELD_NOTES: 256 KiB-1 MiB).
 CHUNK_SIZE = 512 * 1024
+# Under ASGI each chunk costs a thread hop and an event-loop send: the largest size wins.
+ASYNC_CHUNK_SIZE = 1024 * 1024
 _S3_READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -87,7 +89,7 @@ class LocalRangeReader:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         # Disk reads block: each one runs in a worker thread so the event loop keeps serving.
         try:
-            while chunk := await asyncio.to_thread(self.read, CHUNK_SIZE):
+            while chunk := await asyncio.to_thread(self.read, ASYNC_CHUNK_SIZE):
                 yield chunk
         finally:
             self.close()

@@ -38,19 +38,24 @@ specs = json.load(sys.stdin)
 owner, _ = User.objects.get_or_create(username="streamer")
 urls = {}
 for spec in specs:
-    asset_id = uuid.uuid4()
-    key = storage.final_key(asset_id)
-    target = storage.local_path(key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(spec["path"], target)
-    except OSError:
-        shutil.copyfile(spec["path"], target)
-    digest = spec.get("sha256") or hashlib.sha256(open(target, "rb").read()).hexdigest()
+    if spec.get("storage") == "s3":  # already uploaded: key, size, etag given
+        asset_id, key, size = uuid.UUID(spec["id"]), spec["key"], int(spec["size"])
+        digest, etag, backend = spec["sha256"], spec["etag"], MediaAsset.Storage.S3
+    else:
+        asset_id = uuid.uuid4()
+        key = storage.final_key(asset_id)
+        target = storage.local_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(spec["path"], target)
+        except OSError:
+            shutil.copyfile(spec["path"], target)
+        digest = spec.get("sha256") or hashlib.sha256(open(target, "rb").read()).hexdigest()
+        size, etag, backend = target.stat().st_size, "", MediaAsset.Storage.LOCAL
     asset = MediaAsset.objects.create(
         id=asset_id, owner=owner, filename=spec.get("filename", "clip.mp4"),
         status=MediaAsset.Status.READY, mime_type=spec.get("mime_type", "video/mp4"),
-        size=target.stat().st_size, sha256=digest, storage=MediaAsset.Storage.LOCAL,
+        size=size, sha256=digest, storage=backend, etag=etag,
         storage_key=key, ready_at=datetime(2024, 5, 1, 12, tzinfo=UTC))
     urls[spec["name"]] = {"url": stream_url(asset), "key": key}
 print(json.dumps(urls))
@@ -75,10 +80,10 @@ class Site:
     env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, workdir: Path, **extra_env: str) -> Site:
+    def create(cls, workdir: Path, db_options: str = "", **extra_env: str) -> Site:
         workdir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings",
-               "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+               "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}{db_options}",
                "MEDIA_ROOT": str(workdir / "media"), "VAR_DIR": str(workdir / "var"),
                "MEDIA_STORAGE": "local", "LOG_LEVEL": "WARNING", **extra_env}
         (workdir / "media").mkdir(exist_ok=True)
@@ -98,7 +103,8 @@ class Site:
         return done.stdout
 
     def add_assets(self, specs: list[dict[str, str]]) -> dict[str, dict[str, str]]:
-        """Create ready assets from local files; returns {name: {"url", "key"}}."""
+        """Create ready assets from local files (or already-uploaded S3 objects, with
+        "storage": "s3" and their id, key, size, sha256 and etag); returns {name: {url, key}}."""
         out = self.run([str(VENV_BIN / "python"), "-c", _CREATE_ASSETS], stdin=json.dumps(specs))
         return json.loads(out.strip().splitlines()[-1])
 

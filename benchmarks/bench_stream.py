@@ -1,0 +1,341 @@
+"""Streaming benchmark: the project's servers against Debian's nginx on the same 1 GiB file.
+
+    .venv/bin/python benchmarks/bench_stream.py [--quick]
+
+Everything runs on loopback in one go (about 3-5 minutes): a throwaway site (SQLite, MEDIA_ROOT
+under a temp dir), gunicorn with project/gunicorn_conf.py, uvicorn, nginx serving the file
+directly, and moto's S3 server. Each figure is printed as a ratio against its baseline, with
+the issue's target beside it. The load clients are plain Python (raw sockets, processes for
+concurrency), so nothing needs installing; on a small machine they share the CPUs with the
+servers, which understates every server equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import multiprocessing
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.services import S3Server, free_port  # noqa: E402
+from tests.streaming.sites import VENV_BIN, Server, Site, gunicorn, nginx, uvicorn  # noqa: E402
+
+MIB = 1024 * 1024
+SEEK = 128 * 1024
+RESULTS: list[tuple[str, float, str]] = []
+
+
+# --- a small, fast HTTP/1.1 client over raw sockets --------------------------------------------
+
+class Connection:
+    """Keep-alive GETs that read the body into a reused buffer and discard it."""
+
+    def __init__(self, port: int, rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = bytearray(1 * MIB)
+
+    def start(self, path: str, headers: str = "") -> tuple[int, int, bytes]:
+        """Send a GET; return (status, content length, body bytes already received)."""
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed before headers")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = next(int(line.split(":", 1)[1]) for line in lines[1:]
+                      if line.lower().startswith("content-length:"))
+        return status, length, rest
+
+    def get(self, path: str, headers: str = "") -> int:
+        status, length, rest = self.start(path, headers)
+        if status not in (200, 206):
+            raise RuntimeError(f"{path}: HTTP {status}")
+        remaining = length - len(rest)
+        view = memoryview(self.buffer)
+        while remaining:
+            got = self.sock.recv_into(view, min(len(view), remaining))
+            if not got:
+                raise ConnectionError("closed mid-body")
+            remaining -= got
+        return length
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def throughput(port: int, path: str, headers: str = "", repeats: int = 2) -> float:
+    """Best of `repeats` whole-body downloads, in bytes per second."""
+    best = 0.0
+    for _ in range(repeats):
+        connection = Connection(port)
+        started = time.perf_counter()
+        size = connection.get(path, headers)
+        best = max(best, size / (time.perf_counter() - started))
+        connection.close()
+    return best
+
+
+def _seek_worker(args: tuple[int, str, int, float, int]) -> int:
+    port, path, size, duration, seed = args
+    rng = random.Random(seed)
+    connection = Connection(port)
+    done = 0
+    deadline = time.perf_counter() + duration
+    while time.perf_counter() < deadline:
+        start = rng.randrange(0, size - SEEK)
+        try:
+            connection.get(path, f"Range: bytes={start}-{start + SEEK - 1}\r\n")
+        except ConnectionError:
+            # Servers end keep-alive connections after a while (nginx: 1000 requests).
+            connection.close()
+            connection = Connection(port)
+            continue
+        done += 1
+    connection.close()
+    return done
+
+
+def seeks_per_second(port: int, path: str, size: int, clients: int = 16, duration: float = 8) -> float:
+    with multiprocessing.Pool(clients) as pool:
+        counts = pool.map(_seek_worker, [(port, path, size, duration, i) for i in range(clients)])
+    return sum(counts) / duration
+
+
+def _pull_worker(args: tuple[int, str]) -> int:
+    connection = Connection(args[0])
+    size = connection.get(args[1])
+    connection.close()
+    return size
+
+
+def record(name: str, ratio: float, target: str) -> None:
+    RESULTS.append((name, ratio, target))
+    print(f"  {name}: {ratio:.2f}x   (target {target})", flush=True)
+
+
+# --- phases -----------------------------------------------------------------------------------
+
+def bench_throughput(direct: Server, app: Server, label: str, nginx_path: str, url: str,
+                     target: str, rounds: int = 3) -> None:
+    """Alternate nginx and our server, best of `rounds` each, so drift hits both alike."""
+    for what, headers in (("full GET", ""), ("bytes=0-", "Range: bytes=0-\r\n")):
+        base = ours = 0.0
+        for _ in range(rounds):
+            base = max(base, throughput(direct.port, nginx_path, headers, repeats=1))
+            ours = max(ours, throughput(app.port, url, headers, repeats=1))
+        print(f"  {label} {what}: {ours / MIB:.0f} MiB/s vs nginx {base / MIB:.0f} MiB/s")
+        record(f"{label} {what} throughput vs nginx", ours / base, target)
+
+
+def bench_seeks(direct: Server, app: Server, nginx_path: str, url: str, size: int,
+                duration: float) -> None:
+    base = seeks_per_second(direct.port, nginx_path, size, duration=duration)
+    ours = seeks_per_second(app.port, url, size, duration=duration)
+    print(f"  128 KiB seeks, 16 clients: {ours:.0f} req/s vs nginx {base:.0f} req/s")
+    record("128 KiB random seeks (signature + DB lookup) vs nginx req/s", ours / base, ">= 0.2")
+
+
+def bench_memory(app: Server, url: str, clients: int = 32) -> None:
+    Connection(app.port).get(url, "Range: bytes=0-1048575\r\n")  # warm every code path
+    before = app.peak_rss_kib()
+    started = time.perf_counter()
+    with multiprocessing.Pool(clients) as pool:
+        sizes = pool.map(_pull_worker, [(app.port, url)] * clients)
+    seconds = time.perf_counter() - started
+    growth = (app.peak_rss_kib() - before) / 1024
+    print(f"  {clients} clients x {sizes[0] / MIB / 1024:.0f} GiB in {seconds:.1f}s; "
+          f"peak RSS growth {growth:.1f} MiB (limit 32 MiB)")
+    RESULTS.append((f"{clients} concurrent 1 GiB pulls: peak RSS growth MiB", growth, "<= 32"))
+
+
+def _slow_reader(port: int, url: str, stop: threading.Event, started: list[int]) -> None:
+    """About 1 MiB/s: 64 KiB every 1/16 s, with a small receive buffer so the server waits."""
+    connection = Connection(port, rcvbuf=128 * 1024)
+    try:
+        status, _, _ = connection.start(url)
+        if status == 200:
+            started.append(1)
+        while not stop.is_set():
+            tick = time.perf_counter()
+            if not connection.sock.recv_into(connection.buffer, 64 * 1024):
+                break
+            time.sleep(max(0.0, 1 / 16 - (time.perf_counter() - tick)))
+    except OSError:
+        pass
+    finally:
+        connection.close()
+
+
+def _slow_group(args: tuple[int, str, int, float, object]) -> int:
+    port, url, count, seconds, _ = args
+    stop, started = threading.Event(), []
+    threads = [threading.Thread(target=_slow_reader, args=(port, url, stop, started), daemon=True)
+               for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join(5)
+    return len(started)
+
+
+def first_byte_seconds(port: int, url: str, offset: int) -> float:
+    connection = Connection(port)
+    started = time.perf_counter()
+    status, _, rest = connection.start(url, f"Range: bytes={offset}-{offset + SEEK - 1}\r\n")
+    if not rest:
+        connection.sock.recv(1)
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if status != 206:
+        raise RuntimeError(f"seek answered {status}")
+    return elapsed
+
+
+def bench_capacity(app: Server, url: str, size: int, viewers: int = 200, seconds: float = 20) -> None:
+    groups = 4
+    with multiprocessing.Pool(groups) as pool:
+        pending = pool.map_async(_slow_group, [(app.port, url, viewers // groups, seconds, None)] * groups)
+        time.sleep(5)  # let every viewer connect and settle into its 1 MiB/s
+        rng = random.Random(1)
+        latencies = []
+        for _ in range(20):
+            latencies.append(first_byte_seconds(app.port, url, rng.randrange(0, size - SEEK)))
+            time.sleep(0.4)
+        served = sum(pending.get(seconds + 60))
+    worst, median = max(latencies), statistics.median(latencies)
+    print(f"  {served}/{viewers} slow viewers served; new seek first byte: median "
+          f"{median * 1000:.0f} ms, worst {worst * 1000:.0f} ms (limit 200 ms)")
+    RESULTS.append((f"capacity: {served}/{viewers} viewers, worst seek first byte ms",
+                    worst * 1000, "<= 200"))
+
+
+_COUNT_SEEKS = r"""
+import sys, django
+django.setup()
+from django.test import Client
+from media_pipeline import storage
+seen = []
+storage.s3_client().meta.events.register("before-send.s3", lambda request, **_: seen.append(1))
+client = Client(HTTP_HOST="127.0.0.1")
+for offset in (0, 5_000_000, 30_000_000, 60_000_000):
+    response = client.get(sys.argv[1], headers={"Range": f"bytes={offset}-{offset + 131071}"})
+    assert response.status_code == 206, response.status_code
+    assert len(b"".join(response.streaming_content)) == 131072
+print(len(seen) / 4)
+"""
+
+
+def bench_s3(site: Site, workdir: Path, size: int) -> None:
+    s3 = S3Server(workdir / "s3").start()
+    try:
+        key = f"media/{uuid.uuid4()}/original"
+        body = os.urandom(size)
+        etag = s3.client.put_object(Bucket=s3.bucket, Key=key, Body=body)["ETag"]
+        asset_id = key.split("/")[1]
+        urls = site.add_assets([{"name": "s3", "storage": "s3", "id": asset_id, "key": key,
+                                 "size": str(size), "etag": etag,
+                                 "sha256": hashlib.sha256(body).hexdigest()}])
+        del body
+        client = s3.client
+        best = 0.0
+        for _ in range(2):
+            started = time.perf_counter()
+            response = client.get_object(Bucket=s3.bucket, Key=key, Range="bytes=0-")
+            for _chunk in response["Body"].iter_chunks(512 * 1024):
+                pass
+            best = max(best, size / (time.perf_counter() - started))
+        env = {name: value for name, value in s3.env().items() if name != "MEDIA_STORAGE"}
+        with gunicorn(site, **env) as app:
+            ours = throughput(app.port, urls["s3"]["url"], "Range: bytes=0-\r\n")
+        print(f"  S3 proxy: {ours / MIB:.0f} MiB/s vs direct boto3 {best / MIB:.0f} MiB/s")
+        record("S3 proxy vs direct boto3 ranged GET", ours / best, ">= 0.8")
+        per_seek = _count_seeks(site, env, urls["s3"]["url"])
+        print(f"  S3 requests per seek: {per_seek:g}")
+        RESULTS.append(("S3 requests per seek", per_seek, "= 1"))
+    finally:
+        s3.stop()
+
+
+def _count_seeks(site: Site, env: dict[str, str], url: str) -> float:
+    done = subprocess.run([str(VENV_BIN / "python"), "-c", _COUNT_SEEKS, url], cwd=ROOT,
+                          env={**site.env, **env}, capture_output=True, text=True, timeout=120)
+    if done.returncode:
+        raise RuntimeError(done.stderr)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def make_file(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        for _ in range(size // (64 * MIB)):
+            block = os.urandom(64 * MIB)
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="256 MiB file, shorter phases")
+    args = parser.parse_args()
+    size = (256 if args.quick else 1024) * MIB
+    duration = 4 if args.quick else 8
+    with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
+        workdir = Path(tmp)
+        print(f"preparing a {size // MIB} MiB file and a site in {workdir}", flush=True)
+        # Persistent connections, as PostgreSQL gets by default in project/settings.py; with
+        # SQLite's default of a new connection per request, opening it costs more than the query.
+        site = Site.create(workdir / "site", db_options="?conn_max_age=600")
+        digest = make_file(workdir / "site" / "big.bin", size)
+        asset = site.add_assets([{"name": "big", "path": str(workdir / "site" / "big.bin"),
+                                  "sha256": digest}])["big"]
+        url, nginx_path = asset["url"], "/direct/" + asset["key"]
+        with gunicorn(site, workers=2, threads=128) as app:
+            # nginx serving the same file straight from disk: the baseline for every ratio.
+            extra = ("server { listen 127.0.0.1:%d; sendfile on; tcp_nopush on; "
+                     "location /direct/ { alias %s/; } }")
+            direct_port = free_port()
+            with nginx(site, app.port, extra=extra % (direct_port, site.media_root)):
+                direct = Server(direct_port, 0)
+                print("gunicorn (WSGI, gthread, sendfile) vs nginx:", flush=True)
+                bench_throughput(direct, app, "gunicorn", nginx_path, url, ">= 0.9")
+                bench_seeks(direct, app, nginx_path, url, size, duration)
+                print("memory:", flush=True)
+                bench_memory(app, url)
+                print("capacity:", flush=True)
+                bench_capacity(app, url, size, seconds=12 if args.quick else 20)
+                with uvicorn(site) as asgi:
+                    print("uvicorn (ASGI) vs nginx:", flush=True)
+                    bench_throughput(direct, asgi, "uvicorn", nginx_path, url, ">= 0.5")
+        print("S3 (moto over HTTP):", flush=True)
+        bench_s3(site, workdir, (64 if args.quick else 256) * MIB)
+    print("\nsummary")
+    for name, value, target in RESULTS:
+        print(f"  {value:8.2f}  {name}  (target {target})")
+
+
+if __name__ == "__main__":
+    main()

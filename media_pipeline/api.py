@@ -89,6 +89,7 @@ def create_asset(request: HttpRequest) -> HttpResponse:
         return rejected
     if not complete:
         handler.discard()
+        logger.info("upload interrupted: body shorter than Content-Length")
         return error("The upload was interrupted; nothing was kept.", HTTPStatus.BAD_REQUEST)
     if upload is None:
         return error("No file: send it in the multipart field 'file'.", HTTPStatus.BAD_REQUEST)

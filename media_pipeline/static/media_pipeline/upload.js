@@ -200,6 +200,8 @@
       return true;
     }
     if (asset.status === "failed") {
+      // The glyph was guessed from the file's name; the server has now said otherwise.
+      item.node.querySelector(".upload__glyph").textContent = "!";
       setState(item, "failed", "We couldn\u2019t process this file: " +
         (asset.error || "no reason was recorded."));
       return true;

@@ -27,6 +27,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from media_pipeline import storage
 from media_pipeline.access import visible_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
@@ -49,7 +50,7 @@ def _media_sources() -> str:
     presigned URLs point at (the public endpoint if set, else the API endpoint, else AWS).
     """
     conf = stream_settings()
-    if conf.delivery != "redirect" or getattr(settings, "MEDIA_STORAGE", "local") != "s3":
+    if conf.delivery != "redirect" or storage.backend() != "s3":
         return "'self'"
     endpoint = conf.public_endpoint_url or getattr(settings, "AWS_S3_ENDPOINT_URL", None)
     if not endpoint:

@@ -20,3 +20,6 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # Sendfile is what makes whole files and single ranges zero-copy (streaming/sources.py).
 sendfile = True
+# gunicorn ≥25 opens a control socket at one fixed path per user; several servers on one
+# machine (tests, benchmarks) would fight over it, and nothing here uses it.
+control_socket_disable = True

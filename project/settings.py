@@ -112,6 +112,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Serve app static files straight from their folders until collectstatic has run.
+WHITENOISE_USE_FINDERS = True
 
 # --- Media storage ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var"
+VAR = Path(os.environ.get("VAR_DIR", ROOT / "var")).resolve()
 BIN = ROOT / ".venv" / "bin"
 DEV_USER = "dev"
 STOP_GRACE_SECONDS = 10

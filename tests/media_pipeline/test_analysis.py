@@ -1,0 +1,114 @@
+"""The pure analysis steps: MIME sniffing, ffprobe parsing, MP4 box order."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+
+from media_pipeline.analysis import (
+    SNIFF_BYTES, MediaInfo, Unacceptable, moov_after_mdat, parse_ffprobe, refine_mime, sniff_mime,
+)
+
+
+def box(kind: bytes, payload_size: int) -> bytes:
+    return struct.pack(">I4s", 8 + payload_size, kind) + b"\0" * payload_size
+
+
+def reader(data: bytes):
+    return lambda offset, length: data[offset:offset + length]
+
+
+@pytest.mark.parametrize(("boxes", "late"), [
+    ([b"ftyp", b"mdat", b"moov"], True),
+    ([b"ftyp", b"moov", b"mdat"], False),
+    ([b"ftyp", b"free", b"moov", b"mdat"], False),
+    ([b"ftyp", b"mdat"], False),
+])
+def test_moov_position_is_read_from_top_level_boxes(boxes: list[bytes], late: bool) -> None:
+    data = b"".join(box(kind, 100) for kind in boxes)
+    assert moov_after_mdat(reader(data), len(data)) is late
+
+
+def test_moov_walk_handles_64_bit_box_sizes() -> None:
+    mdat = struct.pack(">I4sQ", 1, b"mdat", 16 + 50) + b"\0" * 50
+    data = box(b"ftyp", 8) + mdat + box(b"moov", 8)
+    assert moov_after_mdat(reader(data), len(data)) is True
+
+
+@pytest.mark.parametrize("data", [b"", b"\0\0\0\0mdat", struct.pack(">I4s", 3, b"ftyp") + b"x" * 40])
+def test_moov_walk_stops_on_corrupt_boxes(data: bytes) -> None:
+    assert moov_after_mdat(reader(data), len(data)) is False
+
+
+class CountingBlob:
+    """A staged blob that records how many bytes were read from it."""
+
+    key = "counting"
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.bytes_read = 0
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        chunk = self.data[offset:offset + length]
+        self.bytes_read += len(chunk)
+        return chunk
+
+    def ffmpeg_input(self) -> str:
+        raise AssertionError("a file libmagic names as not media must not reach ffprobe")
+
+
+def test_type_detection_reads_at_most_64_kib_of_a_large_file(settings) -> None:
+    from media_pipeline.processing import describe
+
+    blob = CountingBlob(b"<!DOCTYPE html><html><body>" + b"x" * (64 * 2**20))
+    with pytest.raises(Unacceptable, match="text/html"):
+        describe(blob)
+    assert blob.bytes_read <= SNIFF_BYTES
+
+
+def test_sniffing_normalises_aliases() -> None:
+    wav = b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 8000, 1, 8)
+    assert sniff_mime(wav + b"data" + b"\0" * 8) == "audio/wav"
+
+
+def ffprobe_json(streams: list[dict], fmt: dict | None = None) -> str:
+    return json.dumps({"streams": streams, "format": fmt or {}})
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    (ffprobe_json([{"codec_type": "video", "codec_name": "h264", "width": 320, "height": 240},
+                   {"codec_type": "audio", "codec_name": "aac"}],
+                  {"format_name": "mov,mp4,m4a,3gp,3g2,mj2", "duration": "3.000000"}),
+     MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 3.0, 320, 240, "h264", "aac")),
+    (ffprobe_json([{"codec_type": "audio", "codec_name": "mp3"}], {"format_name": "mp3", "duration": "N/A"}),
+     MediaInfo("mp3", None, None, None, "", "mp3")),
+    (ffprobe_json([{"codec_type": "video", "codec_name": "h264", "width": "junk", "height": None,
+                    "duration": "2.5"}], {"format_name": None}),
+     MediaInfo("", 2.5, None, None, "h264", "")),
+    (ffprobe_json([{"codec_type": "audio", "codec_name": "mp3"},
+                   {"codec_type": "video", "codec_name": "mjpeg", "disposition": {"attached_pic": 1}}],
+                  {"format_name": "mp3", "duration": "1.0"}),
+     MediaInfo("mp3", 1.0, None, None, "", "mp3")),
+])
+def test_ffprobe_output_is_read_defensively(output: str, expected: MediaInfo) -> None:
+    assert parse_ffprobe(output) == expected
+
+
+@pytest.mark.parametrize("output", ["", "not json", "[]", ffprobe_json([{"codec_type": "data"}])])
+def test_ffprobe_output_without_media_streams_is_unacceptable(output: str) -> None:
+    with pytest.raises(Unacceptable):
+        parse_ffprobe(output)
+
+
+@pytest.mark.parametrize(("sniffed", "info", "expected"), [
+    ("application/octet-stream", MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 1, 2, 2, "h264", "aac"), "video/mp4"),
+    ("application/octet-stream", MediaInfo("mp3", 1, None, None, "", "mp3"), "audio/mpeg"),
+    ("video/webm", MediaInfo("matroska,webm", 1, None, None, "", "opus"), "audio/webm"),
+    ("video/x-matroska", MediaInfo("matroska,webm", 1, 2, 2, "h264", "aac"), "video/x-matroska"),
+    ("video/mp4", MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 1, None, None, "", "aac"), "audio/mp4"),
+])
+def test_container_types_are_settled_by_what_ffprobe_finds(sniffed: str, info: MediaInfo, expected: str) -> None:
+    assert refine_mime(sniffed, info) == expected

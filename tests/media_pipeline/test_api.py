@@ -1,0 +1,145 @@
+"""The JSON API through Django's test client: auth, validation, ownership, deletion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from media_pipeline.models import ApiToken, MediaAsset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def local_media(settings, tmp_path: Path) -> Path:
+    settings.MEDIA_STORAGE = "local"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_STAGING_ROOT = tmp_path / "staging"
+    return tmp_path
+
+
+@pytest.fixture
+def alice() -> User:
+    return User.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bearer(alice: User) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(alice)}"}
+
+
+def staged_files(local_media: Path) -> list[Path]:
+    root = local_media / "staging"
+    return list(root.iterdir()) if root.exists() else []
+
+
+def test_token_upload_is_accepted_with_the_asset_json(client: Client, bearer: dict, local_media: Path) -> None:
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("a.mp3", b"ID3" + b"x" * 5000)}, **bearer)
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "pending" and body["filename"] == "a.mp3"
+    assert body["stream_url"] is None and body["size"] is None
+    asset = MediaAsset.objects.get(pk=body["id"])
+    assert (local_media / "staging" / asset.staging_key).read_bytes() == b"ID3" + b"x" * 5000
+
+
+def test_filename_is_kept_for_display_but_never_used_as_a_path(client: Client, bearer: dict, local_media: Path) -> None:
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("../../etc/passwd", b"data")}, **bearer)
+
+    asset = MediaAsset.objects.get(pk=response.json()["id"])
+    assert asset.filename == "passwd"
+    assert [p.name for p in staged_files(local_media)] == [f"{asset.id}.upload"]
+
+
+def test_upload_without_a_file_is_400(client: Client, bearer: dict) -> None:
+    response = client.post("/api/media/", {"other": "x"}, **bearer)
+    assert response.status_code == 400 and "field 'file'" in response.json()["error"]
+
+
+def test_empty_upload_is_400_and_leaves_nothing(client: Client, bearer: dict, local_media: Path) -> None:
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("e.mp4", b"")}, **bearer)
+    assert response.status_code == 400
+    assert staged_files(local_media) == [] and MediaAsset.objects.count() == 0
+
+
+def test_declared_length_over_the_limit_is_413(client: Client, bearer: dict, settings) -> None:
+    settings.MEDIA_MAX_UPLOAD_SIZE = 10
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("big.mp4", b"x" * 200_000)}, **bearer)
+    assert response.status_code == 413
+
+
+def test_streamed_size_over_the_limit_is_413_and_leaves_nothing(
+        client: Client, bearer: dict, settings, local_media: Path) -> None:
+    settings.MEDIA_MAX_UPLOAD_SIZE = 1000
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("big.mp4", b"x" * 1001)}, **bearer)
+    assert response.status_code == 413
+    assert staged_files(local_media) == [] and MediaAsset.objects.count() == 0
+
+
+def test_anonymous_upload_is_401(client: Client) -> None:
+    assert client.post("/api/media/", {"file": SimpleUploadedFile("a", b"x")}).status_code == 401
+
+
+def test_invalid_token_is_401(client: Client) -> None:
+    response = client.get("/api/media/", HTTP_AUTHORIZATION="Bearer nope")
+    assert response.status_code == 401
+
+
+def test_session_upload_without_csrf_token_is_403_and_leaves_nothing(alice: User, local_media: Path) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("a.mp3", b"abc")})
+    assert response.status_code == 403
+    assert staged_files(local_media) == [] and MediaAsset.objects.count() == 0
+
+
+def test_session_upload_with_csrf_header_is_accepted(alice: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.get("/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post("/api/media/", {"file": SimpleUploadedFile("a.mp3", b"abc")}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 202
+
+
+def test_other_users_asset_is_404_and_absent_from_their_list(client: Client, alice: User) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
+    bob = User.objects.create_user("bob")
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {ApiToken.issue(bob)}"}
+
+    assert client.get(f"/api/media/{asset.id}/", **headers).status_code == 404
+    assert client.delete(f"/api/media/{asset.id}/", **headers).status_code == 404
+    assert client.get("/api/media/", **headers).json() == {"count": 0, "results": []}
+
+
+def test_delete_removes_the_row_and_every_stored_byte(client: Client, alice: User, bearer: dict,
+                                                      local_media: Path) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
+    original = local_media / "media" / "media" / str(asset.id) / "original"
+    original.parent.mkdir(parents=True)
+    original.write_bytes(b"video")
+
+    response = client.delete(f"/api/media/{asset.id}/", **bearer)
+
+    assert response.status_code == 204
+    assert not original.exists() and not MediaAsset.objects.filter(pk=asset.id).exists()
+
+
+def test_owner_can_make_an_asset_public(client: Client, alice: User, bearer: dict) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
+    response = client.patch(f"/api/media/{asset.id}/", json.dumps({"is_public": True}),
+                            content_type="application/json", **bearer)
+    assert response.status_code == 200 and response.json()["is_public"] is True
+
+
+@pytest.mark.parametrize("payload", ['{"owner": 2}', '{"is_public": "yes"}', "[1]", "nope"])
+def test_only_visibility_can_be_patched(client: Client, alice: User, bearer: dict, payload: str) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
+    response = client.patch(f"/api/media/{asset.id}/", payload, content_type="application/json", **bearer)
+    assert response.status_code == 400

@@ -1,0 +1,87 @@
+"""Claiming and reconciling, the rules that keep one asset from being processed twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.utils import timezone
+
+from media_pipeline import processing
+from media_pipeline.models import MediaAsset
+
+pytestmark = pytest.mark.django_db
+Status = MediaAsset.Status
+
+
+@pytest.fixture
+def asset() -> MediaAsset:
+    owner = User.objects.create_user("alice")
+    return MediaAsset.objects.create(owner=owner, filename="a.mp4", storage="local", staging_key="x.upload")
+
+
+def age(asset: MediaAsset, **fields: object) -> None:
+    MediaAsset.objects.filter(pk=asset.pk).update(**fields)
+
+
+def test_pending_asset_is_claimed_once(asset: MediaAsset) -> None:
+    first = processing.claim(asset.id)
+    second = processing.claim(asset.id)
+
+    assert first is not None and first.status == Status.PROCESSING and first.attempts == 1
+    assert second is None
+
+
+def test_processing_asset_with_a_stale_heartbeat_can_be_claimed_again(asset: MediaAsset) -> None:
+    processing.claim(asset.id)
+    age(asset, updated_at=timezone.now() - processing.heartbeat_timeout() - timedelta(seconds=1))
+
+    again = processing.claim(asset.id)
+
+    assert again is not None and again.attempts == 2
+
+
+@pytest.mark.parametrize("status", [Status.READY, Status.FAILED])
+def test_finished_asset_is_never_claimed(asset: MediaAsset, status: str) -> None:
+    age(asset, status=status)
+    assert processing.claim(asset.id) is None
+
+
+def test_failure_never_overwrites_a_ready_asset(asset: MediaAsset) -> None:
+    age(asset, status=Status.READY)
+    processing.mark_failed(asset.id, "late duplicate")
+    asset.refresh_from_db()
+    assert asset.status == Status.READY and asset.error == ""
+
+
+def test_released_asset_is_pending_with_the_reason(asset: MediaAsset) -> None:
+    processing.claim(asset.id)
+    processing.release(asset.id, "S3 down")
+    asset.refresh_from_db()
+    assert asset.status == Status.PENDING and asset.error == "S3 down"
+
+
+def test_too_many_attempts_end_in_failure_with_a_reason(asset: MediaAsset, settings) -> None:
+    age(asset, attempts=settings.MEDIA_MAX_ATTEMPTS)
+    processing.process(asset.id)
+    asset.refresh_from_db()
+    assert asset.status == Status.FAILED and "Gave up" in asset.error
+
+
+def test_stuck_assets_are_the_unsent_the_lost_and_the_orphaned(asset: MediaAsset, settings) -> None:
+    owner = asset.owner
+    long_ago = timezone.now() - timedelta(days=1)
+    fresh = MediaAsset.objects.create(owner=owner, filename="b", storage="local", enqueued_at=timezone.now())
+    lost = MediaAsset.objects.create(owner=owner, filename="c", storage="local")
+    orphan = MediaAsset.objects.create(owner=owner, filename="d", storage="local")
+    working = MediaAsset.objects.create(owner=owner, filename="e", storage="local")
+    age(asset, created_at=long_ago)  # never enqueued (broker was down)
+    age(lost, enqueued_at=long_ago)
+    age(orphan, status=Status.PROCESSING, updated_at=long_ago)
+    age(working, status=Status.PROCESSING, updated_at=timezone.now())
+
+    stuck = set(processing.stuck_assets())
+
+    assert stuck == {asset.id, lost.id, orphan.id}
+    assert fresh.id not in stuck

@@ -2,7 +2,7 @@
 
 Django's own handlers keep small files in memory and large ones in the web host's temp
 directory, which a worker on another machine cannot see (FIELD_NOTES, "Uploads"). This handler
-writes each 64 KiB chunk straight to where the worker will read it: a staging file beside
+writes each 1 MiB chunk straight to where the worker will read it: a staging file beside
 MEDIA_ROOT, or an S3 multipart upload under incoming/. Memory stays bounded by one S3 part.
 """
 
@@ -112,6 +112,9 @@ class StagingUploadHandler(FileUploadHandler):
     """Accept exactly one file, in the form field `file`, and stream it to staging."""
 
     FIELD = "file"
+    # Django's parser reads the body in the smallest chunk its handlers ask for; 1 MiB (not
+    # the default 64 KiB) cuts Python overhead per byte and still bounds memory.
+    chunk_size = 1024 * 1024
 
     def __init__(self, request: HttpRequest | None = None) -> None:
         super().__init__(request)

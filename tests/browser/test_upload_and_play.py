@@ -259,6 +259,27 @@ def test_too_large_file_is_refused_before_sending(alice: Page, tmp_path: Path, s
     assert posts == []
 
 
+def test_dropping_several_files_uploads_each_of_them(alice: Page, small_png: Path) -> None:
+    alice.goto("/")
+    # What the OS hands the page on a drop: a DataTransfer holding File objects.
+    transfer = alice.evaluate_handle("""([png]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(png)], "dropped.png", {type: "image/png"}));
+        dt.items.add(new File(["<html><body>hi</body></html>"], "dropped.webm", {type: "video/webm"}));
+        return dt;
+    }""", [list(small_png.read_bytes())])
+    zone = alice.locator("[data-dropzone]")
+    zone.dispatch_event("dragenter", {"dataTransfer": transfer})
+    expect(zone).to_have_class("dropzone dropzone--active")
+    zone.dispatch_event("drop", {"dataTransfer": transfer})
+    expect(zone).to_have_class("dropzone")
+    items = alice.locator(".upload")
+    expect(items).to_have_count(2)
+    expect(items.nth(0)).to_have_attribute("data-state", "ready", timeout=60_000)
+    expect(items.nth(1)).to_have_attribute("data-state", "failed", timeout=60_000)
+    expect(items.nth(1).locator(".upload__status")).to_contain_text("couldn’t process")
+
+
 # --- 4. Visibility --------------------------------------------------------------------------------
 
 def test_another_user_gets_404_on_a_private_player_page(bob: Page, video_upload: UploadRecord) -> None:

@@ -10,7 +10,7 @@ mode=${1:-run}
 packages="redis-server libmagic1 ffmpeg"
 if [ "$mode" = test ]; then
   # The integration tests run the real services: PostgreSQL, nginx (x-accel), Chromium.
-  packages="$packages postgresql nginx-light chromium fonts-dejavu-core"
+  packages="$packages postgresql nginx chromium fonts-dejavu-core"
 fi
 
 missing=""

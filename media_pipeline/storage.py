@@ -7,6 +7,7 @@ knows: `TransientStorageError` (retry later) and `FileNotFoundError` (the object
 
 from __future__ import annotations
 
+import os
 import uuid
 from functools import cache
 from pathlib import Path
@@ -50,11 +51,13 @@ def staging_path(key: str) -> Path:
 
 def local_path(key: str) -> Path:
     """The file under MEDIA_ROOT for a stored key; refuses keys that would leave it."""
-    root = settings.MEDIA_ROOT
-    path = (root / key).resolve()
-    if not path.is_relative_to(root):
+    # A lexical check (normpath, no filesystem calls): this runs on every stream request, and
+    # keys are ours ("media/<uuid>/original"), so ".." and absolute paths are all to refuse.
+    root = os.fspath(settings.MEDIA_ROOT)
+    path = os.path.normpath(os.path.join(root, key))
+    if not path.startswith(root.rstrip(os.sep) + os.sep):
         raise ValueError(f"key escapes MEDIA_ROOT: {key!r}")
-    return path
+    return Path(path)
 
 
 def ensure_local_dirs() -> None:

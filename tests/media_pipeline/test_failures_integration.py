@@ -60,11 +60,16 @@ def stored_objects(app: AppStack, s3: S3Server, asset_id: str) -> list[str]:
     return [str(p) for p in app.media_root.glob(f"media/{asset_id}/original*")]
 
 
-def staged(app: AppStack, s3: S3Server) -> list[str]:
+def staged(app: AppStack, s3: S3Server, asset_id: str = "") -> list[str]:
+    """Staged uploads (finished or not) of this stack, or of one asset. The bucket is shared by
+    the session, and failed assets elsewhere keep their staged bytes for requeueing."""
     if app.env["MEDIA_STORAGE"] == "s3":
         unfinished = s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", [])
-        return [u["Key"] for u in unfinished] + s3.keys("incoming/")
-    return [p.name for p in app.staging_root.glob("*")] if app.staging_root.exists() else []
+        keys = [u["Key"] for u in unfinished] + s3.keys("incoming/")
+        return [k for k in keys if k.startswith(f"incoming/{asset_id}")]
+    if not app.staging_root.exists():
+        return []
+    return [p.name for p in app.staging_root.glob(f"{asset_id}*")]
 
 
 def wait_status(app: AppStack, token: str, asset_id: str, status: str, timeout: float = 30) -> None:
@@ -136,7 +141,7 @@ def test_worker_killed_mid_task_still_ends_ready_with_one_object(
 
     assert asset["status"] == "ready", asset["error"]
     assert len(stored_objects(app, s3_server, body["id"])) == 1
-    assert staged(app, s3_server) == []
+    assert staged(app, s3_server, body["id"]) == []
     assert int(asset_field(app, body["id"], "attempts")) == 2
 
 

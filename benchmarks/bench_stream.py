@@ -306,9 +306,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         workdir = Path(tmp)
         print(f"preparing a {size // MIB} MiB file and a site in {workdir}", flush=True)
-        # Persistent connections, as PostgreSQL gets by default in project/settings.py; with
-        # SQLite's default of a new connection per request, opening it costs more than the query.
-        site = Site.create(workdir / "site", db_options="?conn_max_age=600")
+        site = Site.create(workdir / "site")
         digest = make_file(workdir / "site" / "big.bin", size)
         asset = site.add_assets([{"name": "big", "path": str(workdir / "site" / "big.bin"),
                                   "sha256": digest}])["big"]

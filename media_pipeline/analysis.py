@@ -40,7 +40,7 @@ MIME_ALIASES = {
 # ffprobe decide (FIELD_NOTES, "Uploads and processing").
 UNKNOWN_TYPES = {"application/octet-stream", "application/x-matroska", "video/x-matroska",
                  "audio/x-hx-aac-adts", "application/x-riff", "video/webm", "audio/ogg"}
-# ffprobe's format names for content libmagic could not name.
+# ffprobe's format names (its exact `format_name`) for content libmagic could not name.
 FFPROBE_FORMAT_TYPES = {
     "mov,mp4,m4a,3gp,3g2,mj2": "video/mp4",
     "matroska,webm": "video/webm",
@@ -82,20 +82,18 @@ def needs_probe_to_decide(mime: str) -> bool:
 
 
 def refine_mime(sniffed: str, info: MediaInfo) -> str:
-    """Settle the type of media libmagic could not name (or named only by container)."""
-    if sniffed == "application/octet-stream" or sniffed in UNKNOWN_TYPES:
-        for names, mime in FFPROBE_FORMAT_TYPES.items():
-            if info.format_name == names or info.format_name in names.split(","):
-                sniffed = mime
-                break
-        if info.format_name == "matroska,webm":
-            sniffed = "video/webm" if info.video_codec in ("vp8", "vp9", "av1", "") else "video/x-matroska"
-    major = sniffed.partition("/")[0]
+    """Settle the type of media libmagic could not name, or named only by its container."""
+    mime = sniffed
+    if sniffed in UNKNOWN_TYPES:
+        mime = FFPROBE_FORMAT_TYPES.get(info.format_name, sniffed)
+        if info.format_name == "matroska,webm" and info.video_codec not in ("vp8", "vp9", "av1", ""):
+            mime = "video/x-matroska"  # H.264 and friends in Matroska are not WebM
+    major, _, minor = mime.partition("/")
     if major == "video" and not info.has_video:
-        sniffed = "audio/" + sniffed.partition("/")[2]
-    if sniffed == "audio/ogg" and info.has_video:
-        sniffed = "video/ogg"
-    return MIME_ALIASES.get(sniffed, sniffed)
+        mime = f"audio/{minor}"
+    elif mime == "audio/ogg" and info.has_video:
+        mime = "video/ogg"
+    return MIME_ALIASES.get(mime, mime)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,13 +35,6 @@ class Blob(Protocol):
     def iter_chunks(self) -> Iterator[bytes]: ...
     def ffmpeg_input(self) -> str: ...
     def delete(self) -> None: ...
-
-
-def _s3(call: Callable[..., Any], **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except storage.S3_ERRORS as exc:
-        raise storage.translate_s3_error(exc) from exc
 
 
 class LocalBlob:
@@ -80,7 +73,7 @@ class S3Blob:
 
     def head(self) -> dict[str, Any] | None:
         try:
-            return _s3(self.client.head_object, Bucket=self.bucket, Key=self.key)
+            return storage.call_s3(self.client.head_object, Bucket=self.bucket, Key=self.key)
         except FileNotFoundError:
             return None
 
@@ -100,7 +93,7 @@ class S3Blob:
         return head["ETag"]
 
     def _get_range(self, first: int, last: int) -> Iterator[bytes]:
-        response = _s3(self.client.get_object, Bucket=self.bucket, Key=self.key,
+        response = storage.call_s3(self.client.get_object, Bucket=self.bucket, Key=self.key,
                        Range=f"bytes={first}-{last}")
         body = response["Body"]
         try:
@@ -113,10 +106,8 @@ class S3Blob:
     def read_at(self, offset: int, length: int) -> bytes:
         try:
             return b"".join(self._get_range(offset, offset + length - 1))
-        except storage.TransientStorageError:
-            raise
-        except Exception as exc:  # 416: nothing at that offset
-            if "InvalidRange" in str(exc):
+        except botocore.exceptions.ClientError as exc:
+            if storage.s3_error_code(exc) == "InvalidRange":  # 416: nothing at that offset
                 return b""
             raise
 
@@ -131,7 +122,7 @@ class S3Blob:
         )
 
     def delete(self) -> None:
-        _s3(self.client.delete_object, Bucket=self.bucket, Key=self.key)
+        storage.call_s3(self.client.delete_object, Bucket=self.bucket, Key=self.key)
 
 
 def staging_blob(key: str) -> Blob:
@@ -158,7 +149,7 @@ def move(source: Blob, key: str) -> Blob:
         os.replace(source.path, target.path)
         return target
     assert isinstance(source, S3Blob) and isinstance(target, S3Blob)
-    _s3(target.client.copy, CopySource={"Bucket": source.bucket, "Key": source.key},
+    storage.call_s3(target.client.copy, CopySource={"Bucket": source.bucket, "Key": source.key},
         Bucket=target.bucket, Key=key, Config=S3_TRANSFER)
     source.delete()
     return target
@@ -172,7 +163,7 @@ def put_file(path: Path, key: str, content_type: str) -> Blob:
         shutil.move(path, target.path)
         return target
     assert isinstance(target, S3Blob)
-    _s3(target.client.upload_file, Filename=str(path), Bucket=target.bucket, Key=key,
+    storage.call_s3(target.client.upload_file, Filename=str(path), Bucket=target.bucket, Key=key,
         ExtraArgs={"ContentType": content_type}, Config=S3_TRANSFER)
     path.unlink(missing_ok=True)
     return target

@@ -11,6 +11,7 @@ import os
 import uuid
 from functools import cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -123,13 +124,29 @@ def translate_s3_error(exc: Exception) -> Exception:
     return exc
 
 
+def call_s3(call: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a boto3 client method; its errors leave as the project's exception types."""
+    try:
+        return call(**kwargs)
+    except S3_ERRORS as exc:
+        translated = translate_s3_error(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+
+
+def s3_error_code(exc: BaseException) -> str:
+    """The S3 error code of a ClientError, or of the one it was translated from ('' if none)."""
+    for candidate in (exc, exc.__cause__):
+        if isinstance(candidate, botocore.exceptions.ClientError):
+            return candidate.response.get("Error", {}).get("Code", "")
+    return ""
+
+
 def check_storage() -> None:
     """Raise if the configured backend cannot be reached (used by /healthz)."""
     if backend() == "s3":
-        try:
-            s3_client().head_bucket(Bucket=s3_bucket())
-        except S3_ERRORS as exc:
-            raise translate_s3_error(exc) from exc
+        call_s3(s3_client().head_bucket, Bucket=s3_bucket())
         return
     ensure_local_dirs()
     root = Path(settings.MEDIA_ROOT)

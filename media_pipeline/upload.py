@@ -12,7 +12,6 @@ import logging
 import uuid
 from typing import IO, Any
 
-import botocore.exceptions
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
@@ -69,17 +68,12 @@ class _S3Sink:
         self.buffer = bytearray()
         self.parts: list[dict[str, Any]] = []
         self.completed = False
-        self.upload_id = self._call("create_multipart_upload", Bucket=self.bucket, Key=key)["UploadId"]
-
-    def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            return getattr(self.client, method)(**kwargs)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise storage.translate_s3_error(exc) from exc
+        self.upload_id = storage.call_s3(self.client.create_multipart_upload,
+                                         Bucket=self.bucket, Key=key)["UploadId"]
 
     def _send_part(self) -> None:
         number = len(self.parts) + 1
-        response = self._call("upload_part", Bucket=self.bucket, Key=self.key,
+        response = storage.call_s3(self.client.upload_part, Bucket=self.bucket, Key=self.key,
                               UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer))
         self.parts.append({"PartNumber": number, "ETag": response["ETag"]})
         self.buffer.clear()
@@ -92,7 +86,7 @@ class _S3Sink:
     def finish(self) -> None:
         if self.buffer or not self.parts:
             self._send_part()
-        self._call("complete_multipart_upload", Bucket=self.bucket, Key=self.key,
+        storage.call_s3(self.client.complete_multipart_upload, Bucket=self.bucket, Key=self.key,
                    UploadId=self.upload_id, MultipartUpload={"Parts": self.parts})
         self.completed = True
 
@@ -104,7 +98,7 @@ class _S3Sink:
             else:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
                                                    UploadId=self.upload_id)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+        except storage.S3_ERRORS:
             logger.exception("could not abort multipart upload %s of %s", self.upload_id, self.key)
 
 

@@ -15,11 +15,14 @@ threads = int(os.environ.get("WEB_THREADS", "128"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 10
 keepalive = 5
-accesslog = "-"
+# One line per request on stdout; WEB_ACCESS_LOG=off turns it off (the benchmark compares with
+# an nginx that logs nothing).
+accesslog = None if os.environ.get("WEB_ACCESS_LOG", "-") == "off" else os.environ.get("WEB_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-# Sendfile is what makes whole files and single ranges zero-copy (streaming/sources.py).
-sendfile = True
+# Sendfile (what makes whole files and single ranges zero-copy, streaming/sources.py) is on by
+# default and must stay unset here: gunicorn's `Config.sendfile` treats *any* value given for
+# the setting, True included, as `--no-sendfile`. tests/streaming/test_servers.py checks the syscalls.
 # gunicorn ≥25 opens a control socket at one fixed path per user; several servers on one
 # machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True

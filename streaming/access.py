@@ -7,6 +7,7 @@ Private assets answer 404 (not 403) to anyone without access, so their ids canno
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cache
@@ -47,12 +48,30 @@ def _aware(value: datetime | str | None) -> datetime | None:
     return value
 
 
-def ready_asset(asset_id: uuid.UUID) -> MediaAsset | None:
+@dataclass(frozen=True, slots=True)
+class StreamAsset:
+    """The columns of a ready asset that streaming reads (`sources.StoredAsset`)."""
+
+    id: uuid.UUID
+    owner_id: int | None
+    filename: str
+    is_public: bool
+    mime_type: str
+    size: int | None
+    sha256: str
+    storage: str
+    storage_key: str
+    etag: str
+    ready_at: datetime | None
+
+
+def ready_asset(asset_id: uuid.UUID) -> StreamAsset | None:
     """The READY asset with this id, or None.
 
-    A plain cursor and a model built from the row: RawQuerySet's per-row machinery
-    (converters, init order) cost more than the query. Every column read here is a plain
-    string, integer or boolean on both backends, except `ready_at` (see `_aware`).
+    A plain cursor and a small dataclass built from the row: a model instance (its __init__
+    and pre/post_init signals) or RawQuerySet's per-row machinery cost more than the query
+    itself. Every column read here is a plain string, integer or boolean on both backends,
+    except `ready_at` (see `_aware`).
     """
     pk = MediaAsset._meta.pk.get_db_prep_value(asset_id, connection)
     with connection.cursor() as cursor:
@@ -61,14 +80,14 @@ def ready_asset(asset_id: uuid.UUID) -> MediaAsset | None:
     if row is None:
         return None
     owner_id, filename, is_public, mime_type, size, sha256, storage, storage_key, etag, ready_at = row
-    return MediaAsset(
-        id=asset_id, owner_id=owner_id, filename=filename, status=MediaAsset.Status.READY,
-        is_public=bool(is_public), mime_type=mime_type, size=size, sha256=sha256, storage=storage,
-        storage_key=storage_key, etag=etag, ready_at=_aware(ready_at),
+    return StreamAsset(
+        id=asset_id, owner_id=owner_id, filename=filename, is_public=bool(is_public),
+        mime_type=mime_type, size=size, sha256=sha256, storage=storage, storage_key=storage_key,
+        etag=etag, ready_at=_aware(ready_at),
     )
 
 
-def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> MediaAsset:
+def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> StreamAsset:
     """The ready asset this request may read; PermissionDenied (403) or Http404 otherwise."""
     check = check_signature(asset_id, request.GET.get(SIGNATURE_PARAM))
     if check is SignatureCheck.INVALID:

@@ -7,13 +7,20 @@ those are written here as small pure predicates over a `Validators` pair.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Protocol
 
 from django.utils.http import parse_etags, parse_http_date_safe
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class RequestHeaders(Protocol):
+    """Request headers by HTTP name ("If-Match"), None when absent: Django's `request.headers`,
+    a plain dict in tests, or the WSGI fast path's view of the environ."""
+
+    def get(self, name: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def _if_modified_since_passes(header: str, validators: Validators) -> bool:
 
 
 def evaluate_preconditions(
-    method: str, headers: Mapping[str, str], validators: Validators
+    method: str, headers: RequestHeaders, validators: Validators
 ) -> HTTPStatus | None:
     """The precondition outcome in RFC 9110 §13.2.2 order: 412, 304, or None to carry on.
 

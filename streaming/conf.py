@@ -1,16 +1,20 @@
-"""The streaming app's view of the settings: one typed accessor, read per request.
+"""The streaming app's view of the settings: one typed accessor.
 
-Settings are read through `django.conf.settings` only (house style rule 6); reading them per
-call is a few attribute lookups and lets tests use `override_settings`.
+Settings are read through `django.conf.settings` only (house style rule 6). The result is
+built once and kept, because every seek asks for it; Django's `setting_changed` signal
+(sent by `override_settings`) drops it, so tests still see their overrides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 DELIVERY_MODES = ("proxy", "x-accel", "redirect")
 
@@ -26,6 +30,7 @@ class StreamSettings:
     media_root: Path
 
 
+@cache
 def stream_settings() -> StreamSettings:
     """The STREAM_* settings with their defaults; an unknown delivery mode is refused."""
     delivery = getattr(settings, "STREAM_DELIVERY", "proxy")
@@ -41,3 +46,8 @@ def stream_settings() -> StreamSettings:
         public_endpoint_url=getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None) or None,
         media_root=Path(settings.MEDIA_ROOT),
     )
+
+
+@receiver(setting_changed)
+def _forget_settings(**_: object) -> None:
+    stream_settings.cache_clear()

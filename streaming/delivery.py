@@ -10,23 +10,21 @@ from urllib.parse import quote
 
 import boto3
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseRedirect
 
 from media_pipeline import storage
 from streaming.conf import StreamSettings
 
 
-def accel_redirect(storage_key: str, headers: dict[str, str], conf: StreamSettings) -> HttpResponse:
-    """Let nginx send a local file (deploy/nginx/media.conf): an empty answer naming the
-    internal location. nginx keeps Content-Type, Content-Disposition, Cache-Control and
+def accel_redirect(storage_key: str, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
+    """Let nginx send a local file (deploy/nginx/media.conf): the headers of an empty 200 naming
+    the internal location. nginx keeps Content-Type, Content-Disposition, Cache-Control and
     Accept-Ranges from this answer; the example config re-adds ETag and Last-Modified."""
     storage.local_path(storage_key)  # refuses a key that would leave MEDIA_ROOT
-    response = HttpResponse()
-    for name, value in headers.items():
-        response[name] = value
-    del response["Accept-Ranges"]  # nginx adds its own; two would be sent
-    response["X-Accel-Redirect"] = conf.xaccel_prefix + quote(storage_key, safe="/")
-    return response
+    headers = {name: value for name, value in headers.items()
+               if name != "Accept-Ranges"}  # nginx adds its own; two would be sent
+    headers["X-Accel-Redirect"] = conf.xaccel_prefix + quote(storage_key, safe="/")
+    headers["Content-Length"] = "0"
+    return headers
 
 
 @cache
@@ -40,8 +38,9 @@ def _presigning_client(endpoint_url: str) -> Any:
     )
 
 
-def presigned_redirect(key: str, headers: dict[str, str], conf: StreamSettings) -> HttpResponseRedirect:
-    """302 to a short-lived presigned GetObject URL that sets our type and disposition."""
+def presigned_redirect(key: str, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
+    """The headers of a 302 to a short-lived presigned GetObject URL that sets our type and
+    disposition."""
     client = (_presigning_client(conf.public_endpoint_url) if conf.public_endpoint_url
               else storage.s3_client())
     url = client.generate_presigned_url(
@@ -51,7 +50,5 @@ def presigned_redirect(key: str, headers: dict[str, str], conf: StreamSettings) 
                 "ResponseContentDisposition": headers["Content-Disposition"]},
         ExpiresIn=conf.presign_ttl,
     )
-    response = HttpResponseRedirect(url)
     # The target expires: a cached redirect would outlive it.
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return {"Location": url, "Cache-Control": "private, no-store", "Content-Length": "0"}

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from http import HTTPStatus
 
 from django.core.handlers.asgi import ASGIRequest
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.utils.http import content_disposition_header, http_date
 
 from streaming.ranges import ByteRange
@@ -53,22 +53,6 @@ def representation_headers(source: Source, filename: str, download: bool,
     if source.last_modified is not None:
         headers["Last-Modified"] = http_date(source.last_modified.timestamp())
     return headers
-
-
-def empty_response(status: HTTPStatus, headers: dict[str, str], length: int = 0) -> HttpResponse:
-    """A bodiless answer (HEAD, 304, 412, 416) with the given headers and Content-Length."""
-    response = HttpResponse(status=status)
-    for name, value in headers.items():
-        response[name] = value
-    if status == HTTPStatus.NOT_MODIFIED:
-        # §15.4.5: a 304 describes no content; it carries only validators and cache headers.
-        for name in ("Content-Type", "Content-Disposition", "Accept-Ranges"):
-            del response[name]
-    else:
-        response["Content-Length"] = str(length)
-    if status in (HTTPStatus.PRECONDITION_FAILED, HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE):
-        del response["Content-Type"]
-    return response
 
 
 class MultipartBody:
@@ -153,8 +137,9 @@ class _SyncBody:
 
 
 def body_response(request: HttpRequest, status: HTTPStatus, reader: RangeReader | MultipartBody,
-                  length: int, headers: dict[str, str]) -> StreamingHttpResponse:
-    """A streaming response whose body suits the server the request came through."""
+                  headers: dict[str, str]) -> StreamingHttpResponse:
+    """A streaming response whose body suits the server the request came through; `headers`
+    include the exact Content-Length."""
     content_type = headers["Content-Type"]
     response: StreamingHttpResponse
     if isinstance(request, ASGIRequest):
@@ -167,8 +152,7 @@ def body_response(request: HttpRequest, status: HTTPStatus, reader: RangeReader 
     else:
         response = StreamingHttpResponse(_SyncBody(reader), status=status,
                                          content_type=content_type)
+    # Set after FileResponse guessed its own: gunicorn's sendfile stops at this Content-Length.
     for name, value in headers.items():
         response[name] = value
-    # Exact, and set after FileResponse guessed one: gunicorn's sendfile stops at this count.
-    response["Content-Length"] = str(length)
     return response

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import enum
 import uuid
+from functools import cache
 
 from django.core import signing
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.urls import reverse
 
 from media_pipeline.models import MediaAsset
@@ -27,8 +30,15 @@ class SignatureCheck(enum.Enum):
     INVALID = "invalid"  # tampered, for another asset, or expired: 403
 
 
+@cache
 def _signer() -> signing.TimestampSigner:
+    """Built once (it reads SECRET_KEY and its fallbacks); dropped when a setting changes."""
     return signing.TimestampSigner(salt=_SALT)
+
+
+@receiver(setting_changed)
+def _forget_signer(**_: object) -> None:
+    _signer.cache_clear()
 
 
 def sign_asset_id(asset_id: uuid.UUID) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,23 @@ CHUNK_SIZE = 512 * 1024
 # Under ASGI each chunk costs a thread hop and an event-loop send: the largest size wins.
 ASYNC_CHUNK_SIZE = 1024 * 1024
 _S3_READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
+
+
+class StoredAsset(Protocol):
+    """What streaming reads of a ready asset: a `MediaAsset`, or the lighter `StreamAsset`
+    that `access.ready_asset` builds from one row."""
+
+    id: uuid.UUID
+    owner_id: int | None
+    filename: str
+    is_public: bool
+    mime_type: str
+    size: int | None
+    sha256: str
+    storage: str
+    storage_key: str
+    etag: str
+    ready_at: datetime | None
 
 
 class RangeReader(Protocol):
@@ -173,13 +191,13 @@ class S3Source:
         return S3RangeReader(response["Body"])
 
 
-def strong_etag(asset: MediaAsset) -> str:
+def strong_etag(asset: StoredAsset) -> str:
     """A strong ETag from the content hash: equal bytes, equal tag, across backends and modes."""
     opaque = asset.sha256 or asset.etag.strip('"') or f"{asset.id.hex}-{asset.size}"
     return f'"{opaque}"'
 
 
-def source_for(asset: MediaAsset) -> LocalSource | S3Source:
+def source_for(asset: StoredAsset) -> LocalSource | S3Source:
     """The source for a ready asset; the storage key, never the URL, names the object."""
     meta = {
         "size": int(asset.size or 0),

@@ -82,6 +82,23 @@ def test_unsatisfiable_range_is_416_without_body(server: Server, urls: dict[str,
     assert body == b""
 
 
+def test_not_modified_has_no_body_and_keeps_the_connection(server: Server, urls: dict[str, str]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", urls["small"])
+        first = connection.getresponse()
+        assert first.read() == SMALL
+        for _ in range(2):  # the same connection answers again after each 304
+            connection.request("GET", urls["small"], headers={"If-None-Match": first.headers["ETag"]})
+            response = connection.getresponse()
+            assert response.status == HTTPStatus.NOT_MODIFIED
+            assert response.read() == b""
+            assert response.headers["ETag"] == first.headers["ETag"]
+            assert response.headers.get("Content-Length") in (None, str(len(SMALL)))
+    finally:
+        connection.close()
+
+
 def test_head_has_length_and_no_body(server: Server, urls: dict[str, str]) -> None:
     response, body = fetch(server, urls["big"], method="HEAD")
     assert response.status == HTTPStatus.OK

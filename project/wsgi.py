@@ -1,8 +1,13 @@
-"""WSGI entry point (gunicorn project.wsgi)."""
+"""WSGI entry point (gunicorn project.wsgi): Django, behind the fast path for signed stream
+URLs (streaming/wsgi.py), which hands Django everything it does not answer itself."""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from streaming.wsgi import SignedStreamFastPath  # noqa: E402 - needs the apps loaded
+
+application = SignedStreamFastPath(django_application)

@@ -1,0 +1,181 @@
+"""The WSGI fast path for signed stream URLs answers exactly as Django's full stack does.
+
+Each request goes to both `SignedStreamFastPath(django)` and `django` alone, with the same
+environ; status, headers and bytes must match. A spy on the inner app tells whether the fast
+path answered itself or handed the request over, so both halves of its contract are tested.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from wsgiref.util import FileWrapper
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished
+from django.test import RequestFactory
+
+from streaming.signing import stream_url
+from streaming.wsgi import SignedStreamFastPath
+from tests.streaming.conftest import MakeAsset, payload
+
+DATA = payload(50_000)
+
+
+class Spy:
+    """The inner (Django) application, counting the requests handed to it."""
+
+    def __init__(self) -> None:
+        self.django = WSGIHandler()
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.calls += 1
+        return self.django(environ, start_response)
+
+
+def run(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
+    """Call a WSGI app as a server would, closing the body; header names lower-cased."""
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        seen["status"], seen["headers"] = status, headers
+
+    result = app({**environ, "wsgi.file_wrapper": FileWrapper}, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    headers = {name.lower(): value for name, value in seen["headers"]}
+    return seen["status"], headers, body
+
+
+def both(url: str, method: str = "GET", secure: bool = False, **headers: str
+         ) -> tuple[tuple[str, dict[str, str], bytes], tuple[str, dict[str, str], bytes], int]:
+    """(fast path's answer, Django's answer, requests the fast path handed over)."""
+    environ = RequestFactory().generic(method, url, secure=secure, **headers).environ
+    spy = Spy()
+    fast = run(SignedStreamFastPath(spy), environ)
+    return fast, run(WSGIHandler(), environ), spy.calls
+
+
+def same_answer(fast: tuple[str, dict[str, str], bytes], slow: tuple[str, dict[str, str], bytes]) -> None:
+    """Equal, once the random multipart boundary is made the same."""
+    boundary = re.compile(r"[0-9a-f]{32}")
+    normal = [(status, {k: boundary.sub("B", v) for k, v in headers.items()}, boundary.sub("B", body.decode("latin-1")))
+              for status, headers, body in (fast, slow)]
+    assert normal[0] == normal[1]
+
+
+@pytest.fixture(autouse=True)
+def _production_like(settings) -> None:
+    settings.DEBUG = False
+    settings.ALLOWED_HOSTS = ["testserver"]
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"HTTP_RANGE": "bytes=100-299"},
+    {"HTTP_RANGE": "bytes=-500"},
+    {"HTTP_RANGE": "bytes=0-0"},
+    {"HTTP_RANGE": "bytes=10-19, 30-39, 35-50"},
+    {"HTTP_RANGE": "bytes=999999-"},
+    {"HTTP_RANGE": "items=0-5"},
+    {"HTTP_RANGE": "bytes=5-4"},
+    {"HTTP_IF_NONE_MATCH": "*"},
+    {"HTTP_IF_MATCH": '"nope"'},
+    {"HTTP_IF_MODIFIED_SINCE": "Wed, 01 May 2024 12:00:00 GMT"},
+    {"HTTP_IF_UNMODIFIED_SINCE": "Wed, 01 May 2024 11:00:00 GMT"},
+    {"HTTP_RANGE": "bytes=0-9", "HTTP_IF_RANGE": 'W/"weak"'},
+], ids=lambda headers: " ".join(f"{k}={v}" for k, v in headers.items()) or "plain")
+def test_signed_requests_are_answered_by_the_fast_path_as_django_would(
+        make_asset: MakeAsset, headers: dict[str, str]) -> None:
+    url = stream_url(make_asset(DATA))
+    fast, slow, handed_over = both(url, **headers)
+    same_answer(fast, slow)
+    assert handed_over == 0
+    assert fast[0].split()[0] in {"200", "206", "304", "412", "416"}
+
+
+def test_head_and_download_and_svg_match(make_asset: MakeAsset) -> None:
+    svg = make_asset(b"<svg/>", mime_type="image/svg+xml", filename="x.svg")
+    for url, method in ((stream_url(make_asset(DATA)), "HEAD"),
+                        (stream_url(make_asset(DATA)) + "&download=1", "GET"),
+                        (stream_url(svg), "GET")):
+        fast, slow, handed_over = both(url, method)
+        same_answer(fast, slow)
+        assert handed_over == 0
+    assert fast[1]["content-disposition"].startswith("attachment")
+
+
+def test_middleware_headers_are_added_as_the_middleware_would(make_asset: MakeAsset, settings) -> None:
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.X_FRAME_OPTIONS = "SAMEORIGIN"
+    url = stream_url(make_asset(DATA))
+    for secure in (False, True):
+        fast, slow, handed_over = both(url, secure=secure, HTTP_RANGE="bytes=0-99")
+        same_answer(fast, slow)
+        assert handed_over == 0
+    assert fast[1]["strict-transport-security"] == "max-age=3600"
+    assert fast[1]["x-frame-options"] == "SAMEORIGIN"
+    assert fast[1]["referrer-policy"] == "same-origin"
+
+
+def test_x_accel_answers_match(make_asset: MakeAsset, settings) -> None:
+    settings.STREAM_DELIVERY = "x-accel"
+    fast, slow, handed_over = both(stream_url(make_asset(DATA)), HTTP_RANGE="bytes=0-99")
+    same_answer(fast, slow)
+    assert handed_over == 0 and "x-accel-redirect" in fast[1]
+
+
+def test_everything_else_is_handed_to_django(make_asset: MakeAsset, settings) -> None:
+    asset = make_asset(DATA)
+    url = stream_url(asset)
+    unsigned = url.split("?")[0]
+    cases = [
+        (unsigned, "GET", {}),  # needs the session: 404 for an anonymous client
+        (url.replace("sig=", "sig=0"), "GET", {}),  # tampered: 403
+        (url, "POST", {}),  # 405
+        (url, "GET", {"HTTP_AUTHORIZATION": "Bearer nope"}),  # the token middleware's: 401
+        (url, "GET", {"HTTP_HOST": "evil.example"}),  # host validation: 400
+        (stream_url(make_asset(DATA, status="failed")), "GET", {}),  # not ready: 404
+    ]
+    for target, method, headers in cases:
+        fast, slow, handed_over = both(target, method, **headers)
+        assert handed_over == 1, (target, method, headers)
+        assert fast[0] == slow[0] and fast[0][:3] in {"400", "401", "403", "404", "405"}
+
+
+def test_https_redirect_and_unknown_middleware_go_to_django(make_asset: MakeAsset, settings) -> None:
+    url = stream_url(make_asset(DATA))
+    settings.SECURE_SSL_REDIRECT = True
+    fast, slow, handed_over = both(url)
+    assert handed_over == 1 and fast[0] == slow[0] == "301 Moved Permanently"
+    settings.SECURE_SSL_REDIRECT = False
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]
+    fast, slow, handed_over = both(url)
+    assert handed_over == 1 and fast == slow
+
+
+def test_closing_the_body_closes_the_file_and_finishes_the_request(make_asset: MakeAsset) -> None:
+    finished: list[object] = []
+
+    def on_finished(**kwargs: object) -> None:
+        finished.append(kwargs)
+
+    request_finished.connect(on_finished)
+    try:
+        environ = RequestFactory().get(stream_url(make_asset(DATA)), HTTP_RANGE="bytes=0-9").environ
+        body = SignedStreamFastPath(Spy())({**environ, "wsgi.file_wrapper": FileWrapper},
+                                           lambda status, headers: None)
+        assert finished == []
+        descriptor = body.filelike.fileno()
+        body.close()
+    finally:
+        request_finished.disconnect(on_finished)
+    assert len(finished) == 1
+    with pytest.raises(ValueError):
+        body.filelike._reader._file.fileno()  # closed
+    assert descriptor > 2

@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_stream.py [--quick]
 
 Everything runs on loopback in one go (about 3-5 minutes): a throwaway site (SQLite, MEDIA_ROOT
-under a temp dir), gunicorn with project/gunicorn_conf.py, uvicorn, nginx serving the file
-directly, and moto's S3 server. Each figure is printed as a ratio against its baseline, with
+under a temp dir, DEBUG off), gunicorn with project/gunicorn_conf.py (as `make run` starts it,
+with its access log off because the nginx baseline logs nothing), uvicorn, nginx serving the
+file directly, and moto's S3 server. Each figure is printed as a ratio against its baseline, with
 the issue's target beside it. The load clients are plain Python (raw sockets, processes for
 concurrency), so nothing needs installing; on a small machine they share the CPUs with the
 servers, which understates every server equally.
@@ -17,6 +18,7 @@ import hashlib
 import multiprocessing
 import os
 import random
+import secrets
 import socket
 import statistics
 import subprocess
@@ -306,7 +308,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         workdir = Path(tmp)
         print(f"preparing a {size // MIB} MiB file and a site in {workdir}", flush=True)
-        site = Site.create(workdir / "site")
+        # Production settings, as a deployment runs them: DEBUG off (no query log).
+        site = Site.create(workdir / "site", DJANGO_DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50),
+                           ALLOWED_HOSTS="127.0.0.1")
         digest = make_file(workdir / "site" / "big.bin", size)
         asset = site.add_assets([{"name": "big", "path": str(workdir / "site" / "big.bin"),
                                   "sha256": digest}])["big"]

@@ -88,6 +88,11 @@ class LocalRangeReader:
     def fileno(self) -> int:
         return self._file.fileno()
 
+    @property
+    def remaining(self) -> int:
+        """Bytes of the range not read yet (all of it until a server without sendfile reads)."""
+        return self._remaining
+
     def read(self, size: int = -1) -> bytes:
         wanted = self._remaining if size < 0 else min(size, self._remaining)
         data = self._file.read(wanted) if wanted > 0 else b""

@@ -155,9 +155,8 @@ def running(argv: list[str], env: dict[str, str], port: int, log: Path,
 def gunicorn(site: Site, workers: int = 1, threads: int = 16, **env: str) -> Iterator[Server]:
     port = free_port()
     server_env = {**site.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers),
-                  "WEB_THREADS": str(threads), **env}
-    argv = [str(VENV_BIN / "gunicorn"), "-c", "project/gunicorn_conf.py", "--access-logfile", "/dev/null",
-            "project.wsgi:application"]
+                  "WEB_THREADS": str(threads), "WEB_ACCESS_LOG": "off", **env}
+    argv = [str(VENV_BIN / "gunicorn"), "-c", "project/gunicorn_conf.py", "project.wsgi:application"]
     with running(argv, server_env, port, site.workdir / f"gunicorn-{port}.log") as server:
         yield server
 

@@ -6,6 +6,8 @@ import hashlib
 import http.client
 import re
 import socket
+import statistics
+import time
 from pathlib import Path
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -151,3 +153,22 @@ def test_gunicorn_sends_whole_files_and_single_ranges_with_sendfile(
     # read() per 256 KiB block (about 700 here) and written nothing that /proc counts.
     assert after["wchar"] - before["wchar"] >= sent
     assert after["syscr"] - before["syscr"] < 100
+
+
+def test_corked_large_bodies_end_without_the_cork_stall(site: tuple[Site, Assets],
+                                                         urls: dict[str, str]) -> None:
+    """The fast path corks the socket for bodies of 1 MiB or more (streaming/wsgi.py). If it
+    failed to uncork at the end, the kernel would hold the last partial segment for 200 ms."""
+    with gunicorn(site[0]) as running:
+        connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
+        try:
+            durations = []
+            for _ in range(5):  # one keep-alive connection, as a player's
+                started = time.perf_counter()
+                connection.request("GET", urls["big"], headers={"Range": "bytes=1-"})
+                response = connection.getresponse()
+                assert response.read() == BIG[1:]
+                durations.append(time.perf_counter() - started)
+        finally:
+            connection.close()
+    assert statistics.median(durations) < 0.1, durations

@@ -50,7 +50,7 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 @dataclass(frozen=True, slots=True)
 class StreamAsset:
-    """The columns of a ready asset that streaming reads (`sources.StoredAsset`)."""
+    """The columns of a ready asset that streaming reads, from one row."""
 
     id: uuid.UUID
     owner_id: int | None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ import urllib3.exceptions
 
 from media_pipeline import storage
 from media_pipeline.models import MediaAsset
+from streaming.access import StreamAsset
 from streaming.ranges import ByteRange
 
 # Big enough that per-chunk overhead (a thread hop under ASGI, a socket write) is noise,
@@ -32,21 +32,8 @@ ASYNC_CHUNK_SIZE = 1024 * 1024
 _S3_READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
 
 
-class StoredAsset(Protocol):
-    """What streaming reads of a ready asset: a `MediaAsset`, or the lighter `StreamAsset`
-    that `access.ready_asset` builds from one row."""
-
-    id: uuid.UUID
-    owner_id: int | None
-    filename: str
-    is_public: bool
-    mime_type: str
-    size: int | None
-    sha256: str
-    storage: str
-    storage_key: str
-    etag: str
-    ready_at: datetime | None
+# What streaming reads assets from: the model, or the row `access.ready_asset` builds.
+StoredAsset = MediaAsset | StreamAsset
 
 
 class RangeReader(Protocol):

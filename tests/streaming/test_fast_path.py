@@ -48,6 +48,8 @@ def run(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
     finally:
         if hasattr(result, "close"):
             result.close()
+    names = [name.lower() for name, _ in seen["headers"]]
+    assert len(names) == len(set(names)), f"a header sent twice: {sorted(names)}"
     headers = {name.lower(): value for name, value in seen["headers"]}
     return seen["status"], headers, body
 

@@ -1,7 +1,7 @@
 """A WSGI fast path for signed stream URLs, in front of Django's handler (project/wsgi.py).
 
-Why by hand: `make bench-request-cpu` puts a signed 128 KiB seek at 326 µs of CPU through
-Django's full handler and 171 µs here; the difference is the chain of nine middleware, URL
+Why by hand: `make bench-request-cpu` puts a signed 128 KiB seek at about 320 µs of CPU through
+Django's full handler and about 170 µs here; the difference is the chain of nine middleware, URL
 resolving, signals and response classes, none of which such a request needs. Seeks are the hottest
 request a video site gets (a `<video>` that scrubs sends dozens), and Django has no per-URL
 middleware stack, so this module answers the one request shape that needs none of it.

@@ -8,7 +8,9 @@ hundred slow streams and fresh seeks proceed at once (README, "Serving model").
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-worker_class = "gthread"
+# gthread, with kept-alive connections served on their thread while they stay busy
+# (project/gunicorn_worker.py).
+worker_class = "project.gunicorn_worker.KeepAliveThreadWorker"
 workers = int(os.environ.get("WEB_WORKERS", "2"))
 threads = int(os.environ.get("WEB_THREADS", "128"))
 # Streams last minutes: the timeout is the heartbeat of a worker process, not of a request.

@@ -1,0 +1,95 @@
+"""project/gunicorn_worker.py under a real gunicorn: a busy keep-alive connection is served on
+its thread, an idle one goes back to gunicorn's poller, and neither loses a request."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+
+from tests.streaming.conftest import SMALL
+from tests.streaming.sites import Server, Site, gunicorn
+
+pytestmark = pytest.mark.integration
+Assets = dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def url(site: tuple[Site, Assets]) -> str:
+    return site[1]["small"]["url"]
+
+
+@pytest.fixture
+def one_thread(site: tuple[Site, Assets]) -> Iterator[Server]:
+    with gunicorn(site[0], workers=1, threads=1) as server:
+        yield server
+
+
+def _get_range(connection: http.client.HTTPConnection, url: str, start: int) -> bytes:
+    connection.request("GET", url, headers={"Range": f"bytes={start}-{start + 99}"})
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == HTTPStatus.PARTIAL_CONTENT
+    assert body == SMALL[start : start + 100]
+    return body
+
+
+def _main_thread_wakeups(server: Server) -> int:
+    """Context switches of the worker's main thread, the one that runs gthread's poller."""
+    worker = server.process_ids()[1]
+    status = Path(f"/proc/{worker}/task/{worker}/status").read_text()
+    return sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
+
+
+def test_a_busy_connection_is_served_on_its_thread(site: tuple[Site, Assets], url: str) -> None:
+    with gunicorn(site[0], workers=1, threads=4) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        _get_range(connection, url, 0)  # connected, the worker warmed up
+        before = _main_thread_wakeups(server)
+        for index in range(200):
+            _get_range(connection, url, index * 100)
+        woken = _main_thread_wakeups(server) - before
+        connection.close()
+    # gthread alone hands the connection to its main thread and back after every response:
+    # at least one wake-up per request. Here the main thread only keeps its 1 s heartbeat.
+    assert woken < 50, woken
+
+
+def test_an_idle_connection_frees_its_thread(one_thread: Server, url: str) -> None:
+    idle = http.client.HTTPConnection("127.0.0.1", one_thread.port, timeout=10)
+    _get_range(idle, url, 0)
+    # The only thread waits a moment for `idle`'s next request, then hands it to the poller
+    # and answers another client long before `idle`'s keep-alive (5 s) runs out.
+    other = http.client.HTTPConnection("127.0.0.1", one_thread.port, timeout=10)
+    started = time.perf_counter()
+    _get_range(other, url, 500)
+    assert time.perf_counter() - started < 1.0
+    # The idle connection is still open, and answered when it speaks again.
+    _get_range(idle, url, 1000)
+    idle.close()
+    # A client that hangs up while its thread waits frees it at once.
+    other.close()
+    third = http.client.HTTPConnection("127.0.0.1", one_thread.port, timeout=10)
+    _get_range(third, url, 2000)
+    third.close()
+
+
+def test_pipelined_requests_are_answered_in_order(one_thread: Server, url: str) -> None:
+    requests = b"".join(
+        f"GET {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nRange: bytes={start}-{start + 9}\r\n\r\n".encode()
+        for start in (0, 10, 20))
+    with socket.create_connection(("127.0.0.1", one_thread.port), timeout=10) as sock:
+        sock.sendall(requests)  # three requests in one segment: the 2nd and 3rd sit in a buffer
+        reader = sock.makefile("rb")
+        for start in (0, 10, 20):
+            status = reader.readline()
+            headers = dict(line.decode().rstrip("\r\n").split(": ", 1)
+                           for line in iter(reader.readline, b"\r\n"))
+            assert status.split()[1] == b"206", status
+            assert headers["Content-Range"] == f"bytes {start}-{start + 9}/{len(SMALL)}"
+            assert reader.read(int(headers["Content-Length"])) == SMALL[start : start + 10]

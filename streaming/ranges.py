@@ -111,6 +111,8 @@ def _clamp(spec: RangeSpec, size: int) -> ByteRange | None:
 
 def _coalesce(ranges: list[ByteRange]) -> list[ByteRange]:
     """Merge overlapping and adjacent ranges; keep each group at its earliest requested place."""
+    if len(ranges) == 1:  # nearly every request: a player's seek
+        return ranges
     order = sorted(range(len(ranges)), key=lambda index: ranges[index].start)
     groups: list[tuple[int, ByteRange]] = []
     for index in order:

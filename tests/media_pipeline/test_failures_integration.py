@@ -6,6 +6,8 @@ stopped during an upload, S3 answering 500, two workers racing, a client hanging
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import re
 import socket
@@ -223,6 +225,12 @@ def test_pipeline_runs_on_postgresql(tmp_path: Path, redis_server: RedisServer,
         asset = app.wait_until_done(token, body["id"])
 
         assert asset["status"] == "ready" and asset["mime_type"] == "video/mp4"
+        # The stream lookup runs on psycopg's own cursor (streaming/access.py): a signed seek.
+        status, _, whole = app.request("GET", asset["stream_url"])
+        assert status == 200 and hashlib.sha256(whole).hexdigest() == asset["sha256"]
+        status, headers, chunk = app.request("GET", asset["stream_url"], headers={"Range": "bytes=10-1009"})
+        assert status == 206 and headers["Content-Range"] == f"bytes 10-1009/{len(whole)}"
+        assert chunk == whole[10:1010]
     finally:
         app.stop()
 

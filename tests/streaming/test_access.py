@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from http import HTTPStatus
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from media_pipeline.models import MediaAsset
+from streaming.access import StreamAsset, ready_asset
 from streaming.signing import sign_asset_id, stream_url
 from tests.streaming.conftest import MakeAsset
 
@@ -85,3 +89,24 @@ def test_storage_key_escaping_media_root_is_refused(client: Client, make_asset: 
     asset = make_asset(storage_key="../outside")
     with pytest.raises(ValueError):
         client.get(stream_url(asset))
+
+
+def _row(asset: StreamAsset | None) -> tuple[object, ...]:
+    assert asset is not None
+    return (asset.id, asset.owner_id, asset.filename, asset.is_public, asset.mime_type, asset.size,
+            asset.sha256, asset.storage, asset.storage_key, asset.etag, asset.ready_at)
+
+
+def test_lookup_is_the_same_row_whether_or_not_queries_are_watched(make_asset: MakeAsset) -> None:
+    asset = make_asset(filename="Grüße.mp4", is_public=True)
+    expected = (asset.id, asset.owner_id, "Grüße.mp4", True, "video/mp4", asset.size, asset.sha256,
+                "local", asset.storage_key, "", asset.ready_at)
+    unwatched = ready_asset(asset.id)  # the backend's own cursor
+    with CaptureQueriesContext(connection) as captured:  # DEBUG's log, assertNumQueries
+        logged = ready_asset(asset.id)
+    seen: list[str] = []
+    with connection.execute_wrapper(lambda execute, sql, *args: seen.append(sql) or execute(sql, *args)):
+        wrapped = ready_asset(asset.id)
+    assert _row(unwatched) == _row(logged) == _row(wrapped) == expected
+    assert len(captured) == 1 and len(seen) == 1
+    assert ready_asset(uuid.uuid4()) is None

@@ -140,7 +140,13 @@ if MEDIA_STORAGE == "s3" and not AWS_STORAGE_BUCKET_NAME:
 
 # One client configuration for django-storages and for our own ranged GETs: a pool big enough
 # for concurrent streams, bounded timeouts, and botocore's standard retry of 5xx/throttling.
+# Response checksums are validated only where an operation requires it, not on every GetObject:
+# S3 sends a checksum only for whole-object GETs (never for a seek's range), the stream proxy
+# could report a mismatch only after forwarding every byte, and the bytes are already pinned to
+# the ETag the worker stored with its own SHA-256. Validating cost the web process a CRC32 over
+# each whole-file stream (`make bench-stream`, S3 proxy). Uploads still send checksums.
 AWS_S3_CLIENT_CONFIG = botocore.config.Config(
+    response_checksum_validation="when_required",
     s3={"addressing_style": AWS_S3_ADDRESSING_STYLE} if AWS_S3_ADDRESSING_STYLE else {},
     signature_version="s3v4",
     max_pool_connections=AWS_S3_MAX_POOL_CONNECTIONS,

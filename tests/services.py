@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import boto3
 import botocore.config
@@ -128,10 +129,14 @@ class S3Server:
 
     @property
     def client(self):  # boto3 S3 client; boto3 has no public type for it
+        return self.make_client()
+
+    def make_client(self, **config: Any):
+        """A boto3 client for this server; `config` adds botocore Config options."""
         return boto3.client(
             "s3", endpoint_url=self.endpoint_url, region_name=self.region,
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
-            config=botocore.config.Config(s3={"addressing_style": "path"}),
+            config=botocore.config.Config(s3={"addressing_style": "path"}, **config),
         )
 
     def env(self, endpoint_url: str | None = None) -> dict[str, str]:

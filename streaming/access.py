@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from functools import cache
+from functools import cache, lru_cache
 
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -39,8 +39,10 @@ def _lookup_sql() -> str:
     return f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {status} = %s"
 
 
+@lru_cache(maxsize=1024)
 def _aware(value: datetime | str | None) -> datetime | None:
-    """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones."""
+    """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones. Memoised: an
+    asset's `ready_at` arrives with each of its seeks, and parsing it is a regular expression."""
     if isinstance(value, str):
         value = parse_datetime(value)
     if value is not None and timezone.is_naive(value):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from http import HTTPStatus
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
@@ -12,7 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from media_pipeline.models import MediaAsset
+from streaming import signing
 from streaming.access import StreamAsset, ready_asset
+from streaming.conf import stream_settings
 from streaming.signing import sign_asset_id, stream_url
 from tests.streaming.conftest import MakeAsset
 
@@ -110,3 +114,21 @@ def test_lookup_is_the_same_row_whether_or_not_queries_are_watched(make_asset: M
     assert _row(unwatched) == _row(logged) == _row(wrapped) == expected
     assert len(captured) == 1 and len(seen) == 1
     assert ready_asset(uuid.uuid4()) is None
+
+
+def test_a_remembered_signature_still_expires(client: Client, make_asset: MakeAsset,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    url = stream_url(make_asset())
+    assert client.get(url).status_code == HTTPStatus.OK  # its MAC is now remembered
+    later = time.time() + stream_settings().url_ttl + 60
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: later))
+    assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_forged_signatures_are_not_remembered(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    assert client.get(stream_url(asset)).status_code == HTTPStatus.OK
+    remembered = signing._signer().signed_at.cache_info().currsize
+    for forged in ("1:AAAA", "zzzz:" + "A" * 43, sign_asset_id(uuid.uuid4())):
+        assert client.get(f"{unsigned_url(asset)}?sig={forged}").status_code == HTTPStatus.FORBIDDEN
+    assert signing._signer().signed_at.cache_info().currsize == remembered

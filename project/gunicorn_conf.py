@@ -11,8 +11,10 @@ bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000
 # gthread, with kept-alive connections served on their thread while they stay busy
 # (project/gunicorn_worker.py).
 worker_class = "project.gunicorn_worker.KeepAliveThreadWorker"
-workers = int(os.environ.get("WEB_WORKERS", "2"))
-threads = int(os.environ.get("WEB_THREADS", "128"))
+# Four processes of 64 threads: a thread per viewer, as before, and Python code for seeks spread
+# over four interpreters (each runs one thread at a time) rather than two (README, "Serving model").
+workers = int(os.environ.get("WEB_WORKERS", "4"))
+threads = int(os.environ.get("WEB_THREADS", "64"))
 # Streams last minutes: the timeout is the heartbeat of a worker process, not of a request.
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 10

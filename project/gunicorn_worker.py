@@ -1,22 +1,31 @@
-"""gunicorn's threaded worker, keeping a busy keep-alive connection on its thread for a moment.
+"""gunicorn's threaded worker with two changes for long streams and quick seeks.
 
-Why by hand: after every response, gthread hands a kept-alive connection back to its main thread
-(a queued callback, a pipe write to wake the poller, a poller registration) and, when the next
-request arrives, back to the thread pool. A `<video>` that seeks, or a page loading its posters,
-sends the next request on the same connection within milliseconds, so that round trip is paid
-on nearly every request. This worker waits for the next request on the same thread for up to
-`KEEPALIVE_LINGER` seconds, and only then hands the connection back as gthread does. gunicorn itself
-waits on a pool thread for a new connection's first request (up to five seconds,
-`gthread.DEFAULT_WORKER_DATA_TIMEOUT`); this applies the same idea to the requests after it,
-for a far shorter time. `make bench-stream`'s 128 KiB seeks measure the difference.
+Why by hand: gunicorn's gthread worker has neither, and no setting gives them.
 
-A lingering thread is taken from the pool only while its client is idle, and for at most
-`KEEPALIVE_LINGER`: with every thread busy, a new request waits that long at worst.
+1. A busy keep-alive connection stays on its thread. After every response gthread hands a
+   kept-alive connection back to its main thread (a queued callback, a pipe write to wake the
+   poller, a poller registration) and, when the next request arrives, back to the thread pool.
+   A `<video>` that seeks, or a page loading its posters, sends the next request within
+   milliseconds, so that round trip is paid on nearly every request. This worker waits for the
+   next request on the same thread for up to `KEEPALIVE_LINGER` seconds, then hands the
+   connection back as gthread does. gunicorn itself waits on a pool thread for a new
+   connection's first request (up to five seconds, `gthread.DEFAULT_WORKER_DATA_TIMEOUT`);
+   this does the same for the requests after it, for a far shorter time.
+
+2. A worker whose threads are all taken stops accepting. gthread accepts every connection it
+   can poll, and one that arrives while its threads are all streaming waits in its pool's
+   queue, possibly for minutes, while another worker has threads free. Here it stays in the
+   listen queue, where only workers with a free thread are watching. With 200 slow viewers
+   spread over four workers of 64 threads, one worker got more than 64 of them and a new seek
+   waited 11.7 s for its first byte (`make bench-stream`, capacity) before this change.
+
+`make bench-stream` (128 KiB seeks and capacity) measures both.
 """
 
 from __future__ import annotations
 
 import select
+from concurrent.futures import Future
 from typing import Any
 
 from gunicorn.workers.gthread import ThreadWorker
@@ -32,7 +41,16 @@ def _readable_within(sock: Any, seconds: float) -> bool:
 
 
 class KeepAliveThreadWorker(ThreadWorker):
-    """gthread, serving a connection's next request on the same thread when it comes quickly."""
+    """gthread, serving a connection's next request on the same thread when it comes quickly,
+    and accepting connections only while a thread is free to take them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Connections handed to the pool and not finished yet. Changed only on the main
+        # thread (gthread submits and finishes there), so it needs no lock.
+        self.in_flight = 0
+
+    # --- 1. keep a busy connection on its thread (runs on a pool thread) --------------------
 
     def handle(self, conn: Any) -> Any:
         while True:
@@ -45,3 +63,27 @@ class KeepAliveThreadWorker(ThreadWorker):
             # or a drained body that read ahead); the socket would not show them as readable.
             if not conn.parser.unreader.buf.getvalue() and not _readable_within(conn.sock, KEEPALIVE_LINGER):
                 return result
+
+    # --- 2. accept only with a free thread (runs on the main thread) ------------------------
+
+    def enqueue_req(self, conn: Any) -> None:
+        self.in_flight += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn: Any, fs: Future[Any]) -> None:
+        self.in_flight -= 1
+        super().finish_request(conn, fs)  # may hand the connection to the pool again
+
+    def _has_free_thread(self) -> bool:
+        return self.in_flight < self.cfg.threads
+
+    def accept(self, listener: Any) -> None:
+        if not self._has_free_thread():
+            self.set_accept_enabled(False)  # the connection stays queued for another worker
+            return
+        super().accept(listener)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        # gthread's loop asks for accepting again on every turn while it has room for
+        # connections; it gets it back once a request finishes and frees a thread.
+        super().set_accept_enabled(enabled and self._has_free_thread())

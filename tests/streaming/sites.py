@@ -152,10 +152,12 @@ def running(argv: list[str], env: dict[str, str], port: int, log: Path,
 
 
 @contextmanager
-def gunicorn(site: Site, workers: int = 1, threads: int = 16, **env: str) -> Iterator[Server]:
+def gunicorn(site: Site, workers: int | None = 1, threads: int | None = 16, **env: str) -> Iterator[Server]:
+    """gunicorn as `make run` configures it; `workers`/`threads` None keep its defaults."""
     port = free_port()
-    server_env = {**site.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_WORKERS": str(workers),
-                  "WEB_THREADS": str(threads), "WEB_ACCESS_LOG": "off", **env}
+    sizes = {"WEB_WORKERS": workers, "WEB_THREADS": threads}
+    server_env = {**site.env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_ACCESS_LOG": "off", **env,
+                  **{name: str(value) for name, value in sizes.items() if value is not None}}
     argv = [str(VENV_BIN / "gunicorn"), "-c", "project/gunicorn_conf.py", "project.wsgi:application"]
     with running(argv, server_env, port, site.workdir / f"gunicorn-{port}.log") as server:
         yield server

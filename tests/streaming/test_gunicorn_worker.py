@@ -1,5 +1,6 @@
 """project/gunicorn_worker.py under a real gunicorn: a busy keep-alive connection is served on
-its thread, an idle one goes back to gunicorn's poller, and neither loses a request."""
+its thread, an idle one goes back to gunicorn's poller, neither loses a request, and a worker
+with no free thread leaves new connections to one that has."""
 
 from __future__ import annotations
 
@@ -93,3 +94,25 @@ def test_pipelined_requests_are_answered_in_order(one_thread: Server, url: str) 
             assert status.split()[1] == b"206", status
             assert headers["Content-Range"] == f"bytes {start}-{start + 9}/{len(SMALL)}"
             assert reader.read(int(headers["Content-Length"])) == SMALL[start : start + 10]
+
+
+def test_a_worker_with_every_thread_streaming_leaves_new_connections_to_another(
+        site: tuple[Site, Assets], url: str) -> None:
+    huge = site[1]["huge"]["url"]
+    with gunicorn(site[0], workers=2, threads=1) as server:
+        # A viewer that stops reading: its worker's only thread blocks in sendfile.
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", server.port))
+        stalled.sendall(f"GET {huge} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        time.sleep(0.5)
+        try:
+            # gthread would queue about half of these behind the stalled stream, for good.
+            for index in range(10):
+                connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+                started = time.perf_counter()
+                _get_range(connection, url, index * 100)
+                assert time.perf_counter() - started < 2.0, index
+                connection.close()
+        finally:
+            stalled.close()

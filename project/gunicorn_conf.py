@@ -8,11 +8,11 @@ hundred slow streams and fresh seeks proceed at once (README, "Serving model").
 import os
 
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-# gthread, with kept-alive connections served on their thread while they stay busy
-# (project/gunicorn_worker.py).
+# gthread, accepting only with a free thread and keeping busy keep-alive connections on their
+# thread (project/gunicorn_worker.py).
 worker_class = "project.gunicorn_worker.KeepAliveThreadWorker"
-# Four processes of 64 threads: a thread per viewer, as before, and Python code for seeks spread
-# over four interpreters (each runs one thread at a time) rather than two (README, "Serving model").
+# Four processes of 64 threads: a thread per viewer, and the Python work of seeks spread over
+# four interpreters, each of which runs one thread at a time (README, "Serving model").
 workers = int(os.environ.get("WEB_WORKERS", "4"))
 threads = int(os.environ.get("WEB_THREADS", "64"))
 # Streams last minutes: the timeout is the heartbeat of a worker process, not of a request.

@@ -17,7 +17,10 @@ Why by hand: gunicorn's gthread worker has neither, and no setting gives them.
    queue, possibly for minutes, while another worker has threads free. Here it stays in the
    listen queue, where only workers with a free thread are watching. With 200 slow viewers
    spread over four workers of 64 threads, one worker got more than 64 of them and a new seek
-   waited 11.7 s for its first byte (`make bench-stream`, capacity) before this change.
+   waited 11.7 s for its first byte (`make bench-stream`, capacity) before this change. A
+   kept-alive connection cannot move: when its request has to wait for a thread, the worker
+   stops lingering and keeping connections alive until none waits, so its clients come back
+   through the listen queue.
 
 `make bench-stream` (128 KiB seeks and capacity) measures both.
 """
@@ -57,7 +60,7 @@ class KeepAliveThreadWorker(ThreadWorker):
             result = super().handle(conn)
             # True: answered, the connection stays open. Anything else (close, or gthread's
             # deferral of a silent new connection) goes back to gthread as it is.
-            if result is not True or not self.alive:
+            if result is not True or not self.alive or self._requests_waiting():
                 return result
             # Bytes of the next request may already sit in the parser's buffer (pipelining,
             # or a drained body that read ahead); the socket would not show them as readable.
@@ -67,8 +70,8 @@ class KeepAliveThreadWorker(ThreadWorker):
     # --- 2. accept only with a free thread (runs on the main thread) ------------------------
 
     def enqueue_req(self, conn: Any) -> None:
+        super().enqueue_req(conn)  # if the pool refuses it, nothing was counted
         self.in_flight += 1
-        super().enqueue_req(conn)
 
     def finish_request(self, conn: Any, fs: Future[Any]) -> None:
         self.in_flight -= 1
@@ -76,6 +79,22 @@ class KeepAliveThreadWorker(ThreadWorker):
 
     def _has_free_thread(self) -> bool:
         return self.in_flight < self.cfg.threads
+
+    def _requests_waiting(self) -> bool:
+        """Whether requests wait for a thread: those of kept-alive connections, which gthread
+        hands to the pool whatever it holds (a new connection is not accepted then)."""
+        return self.in_flight > self.cfg.threads
+
+    @property
+    def max_keepalived(self) -> int:
+        """How many idle connections gthread keeps; past it, a response says "Connection:
+        close". None while requests wait for a thread, so the clients of a worker full of
+        streams come back through the listen queue, to a worker that can answer at once."""
+        return 0 if self._requests_waiting() else self._max_keepalived
+
+    @max_keepalived.setter
+    def max_keepalived(self, value: int) -> None:
+        self._max_keepalived = value
 
     def accept(self, listener: Any) -> None:
         if not self._has_free_thread():

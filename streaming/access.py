@@ -71,9 +71,9 @@ def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
     """Run the lookup on the default database's connection.
 
     Through the backend's own cursor (`create_cursor`, which adapts placeholders and types)
-    rather than Django's `CursorWrapper`, whose thread, async and wrapper checks cost as much as
-    the query on this, the hottest path; the connection's health check and error translation
-    still run. When something watches queries (DEBUG's query log, `assertNumQueries`, an
+    rather than Django's `CursorWrapper`, whose layers cost as much as the query on this, the
+    hottest path; the broken-transaction and health checks and the error translation still run
+    (the connection comes from `connections`, so it is this thread's own). When something watches queries (DEBUG's query log, `assertNumQueries`, an
     `execute_wrapper`), the ordinary cursor is used, so the query is seen like any other.
     """
     database = connections[DEFAULT_DB_ALIAS]
@@ -82,6 +82,7 @@ def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
         with database.cursor() as cursor:
             cursor.execute(_lookup_sql(), params)
             return cursor.fetchone()
+    database.validate_no_broken_transaction()
     database.close_if_health_check_failed()
     database.ensure_connection()
     with database.wrap_database_errors:

@@ -214,7 +214,11 @@ def test_two_workers_racing_for_one_asset_process_it_once(
 
 def test_pipeline_runs_on_postgresql(tmp_path: Path, redis_server: RedisServer,
                                      postgres_cluster: PostgresCluster, sample_media: dict[str, Path]) -> None:
-    app = AppStack(tmp_path / "pg", redis_server.url, {"MEDIA_STORAGE": "local"},
+    # DEBUG off, as deployed: with DEBUG's query log the stream lookup would take Django's
+    # cursor instead of psycopg's own (streaming/access.py).
+    app = AppStack(tmp_path / "pg", redis_server.url,
+                   {"MEDIA_STORAGE": "local", "DJANGO_DEBUG": "false", "SECRET_KEY": "k" * 50,
+                    "ALLOWED_HOSTS": "127.0.0.1,localhost"},
                    database_url=postgres_cluster.create_database("pipeline"))
     try:
         app.migrate().start_web()

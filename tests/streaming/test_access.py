@@ -105,6 +105,7 @@ def test_lookup_is_the_same_row_whether_or_not_queries_are_watched(make_asset: M
     asset = make_asset(filename="Grüße.mp4", is_public=True)
     expected = (asset.id, asset.owner_id, "Grüße.mp4", True, "video/mp4", asset.size, asset.sha256,
                 "local", asset.storage_key, "", asset.ready_at)
+    assert not connection.queries_logged and not connection.execute_wrappers
     unwatched = ready_asset(asset.id)  # the backend's own cursor
     with CaptureQueriesContext(connection) as captured:  # DEBUG's log, assertNumQueries
         logged = ready_asset(asset.id)
@@ -129,6 +130,7 @@ def test_forged_signatures_are_not_remembered(client: Client, make_asset: MakeAs
     asset = make_asset()
     assert client.get(stream_url(asset)).status_code == HTTPStatus.OK
     remembered = signing._signer().signed_at.cache_info().currsize
+    assert remembered >= 1
     for forged in ("1:AAAA", "zzzz:" + "A" * 43, sign_asset_id(uuid.uuid4())):
         assert client.get(f"{unsigned_url(asset)}?sig={forged}").status_code == HTTPStatus.FORBIDDEN
     assert signing._signer().signed_at.cache_info().currsize == remembered

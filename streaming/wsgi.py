@@ -218,7 +218,7 @@ class SignedStreamFastPath:
             return None
         reply = answer(request.method or "GET", _EnvironHeaders(environ), asset,
                        download=request.GET.get("download") == "1", conf=stream_settings())
-        headers = dict(reply.headers)
+        headers = reply.headers  # the answer's own dict, made for this request
         for name, value in self._added[request.is_secure()]:
             headers.setdefault(name, value)  # as the hooks do: X-Content-Type-Options is ours
         return f"{reply.status.value} {reply.status.phrase}", list(headers.items()), reply.body

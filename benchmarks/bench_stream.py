@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_stream.py [--quick]
 
-Everything runs on loopback in one go (about 3-5 minutes): a throwaway site (SQLite, MEDIA_ROOT
+Everything runs on loopback in one go (about 6 minutes): a throwaway site (SQLite, MEDIA_ROOT
 under a temp dir, DEBUG off), gunicorn with project/gunicorn_conf.py (as `make run` starts it,
 with its access log off because the nginx baseline logs nothing), uvicorn, nginx serving the
 file directly, and moto's S3 server. Each figure is printed as a ratio against its baseline (the
@@ -86,16 +86,14 @@ class Connection:
         self.sock.close()
 
 
-def throughput(port: int, path: str, headers: str = "", repeats: int = 2) -> float:
-    """Best of `repeats` whole-body downloads, in bytes per second."""
-    best = 0.0
-    for _ in range(repeats):
-        connection = Connection(port)
-        started = time.perf_counter()
-        size = connection.get(path, headers)
-        best = max(best, size / (time.perf_counter() - started))
-        connection.close()
-    return best
+def throughput(port: int, path: str, headers: str = "") -> float:
+    """One whole-body download on a new connection, in bytes per second."""
+    connection = Connection(port)
+    started = time.perf_counter()
+    size = connection.get(path, headers)
+    seconds = time.perf_counter() - started
+    connection.close()
+    return size / seconds
 
 
 def _seek_worker(args: tuple[int, str, int, float, int]) -> int:
@@ -150,8 +148,8 @@ def bench_throughput(direct: Server, app: Server, label: str, nginx_path: str, u
     for what, headers in (("full GET", ""), ("bytes=0-", "Range: bytes=0-\r\n")):
         bases, ours = [], []
         for _ in range(rounds):
-            bases.append(throughput(direct.port, nginx_path, headers, repeats=1))
-            ours.append(throughput(app.port, url, headers, repeats=1))
+            bases.append(throughput(direct.port, nginx_path, headers))
+            ours.append(throughput(app.port, url, headers))
         print(f"  {label} {what}: median {statistics.median(ours) / MIB:.0f} MiB/s vs nginx "
               f"{statistics.median(bases) / MIB:.0f} MiB/s; best-of ratio {max(ours) / max(bases):.2f};"
               f" rounds (MiB/s) ours {[round(v / MIB) for v in ours]}, nginx {[round(v / MIB) for v in bases]}")
@@ -280,14 +278,14 @@ def bench_s3(site: Site, workdir: Path, size: int) -> None:
         env = {name: value for name, value in s3.env().items() if name != "MEDIA_STORAGE"}
         bases, ours = [], []
         with gunicorn(site, **env) as app:
-            throughput(app.port, urls["s3"]["url"], "Range: bytes=0-1\r\n", 1)  # warm the S3 client
+            throughput(app.port, urls["s3"]["url"], "Range: bytes=0-1\r\n")  # warm the S3 client
             for _ in range(9):  # interleaved; moto alone swings by half between rounds
                 started = time.perf_counter()
                 response = client.get_object(Bucket=s3.bucket, Key=key, Range="bytes=0-")
                 for _chunk in response["Body"].iter_chunks(1024 * 1024):
                     pass
                 bases.append(size / (time.perf_counter() - started))
-                ours.append(throughput(app.port, urls["s3"]["url"], "Range: bytes=0-\r\n", 1))
+                ours.append(throughput(app.port, urls["s3"]["url"], "Range: bytes=0-\r\n"))
         print(f"  S3 proxy: median {statistics.median(ours) / MIB:.0f} MiB/s vs direct boto3 "
               f"{statistics.median(bases) / MIB:.0f} MiB/s; rounds (MiB/s) ours "
               f"{[round(v / MIB) for v in ours]}, direct {[round(v / MIB) for v in bases]}")

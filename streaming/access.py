@@ -39,10 +39,8 @@ def _lookup_sql() -> str:
     return f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {status} = %s"
 
 
-@lru_cache(maxsize=1024)
 def _aware(value: datetime | str | None) -> datetime | None:
-    """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones. Memoised: an
-    asset's `ready_at` arrives with each of its seeks, and parsing it is a regular expression."""
+    """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones."""
     if isinstance(value, str):
         value = parse_datetime(value)
     if value is not None and timezone.is_naive(value):
@@ -105,6 +103,17 @@ def ready_asset(asset_id: uuid.UUID) -> StreamAsset | None:
     row = _fetch_row(asset_id)
     if row is None:
         return None
+    try:
+        return _asset_from_row(asset_id, tuple(row))
+    except TypeError:  # a column value that cannot be hashed: nothing to memoise it by
+        return _asset_from_row.__wrapped__(asset_id, tuple(row))
+
+
+@lru_cache(maxsize=1024)
+def _asset_from_row(asset_id: uuid.UUID, row: tuple[object, ...]) -> StreamAsset:
+    """Memoised by the whole row, which is read on every request: a changed asset is a new
+    row and so a new `StreamAsset`, and an unchanged one is the same object each time, which
+    lets `answers` keep what it derives from it (source, headers) without asking again."""
     owner_id, filename, is_public, mime_type, size, sha256, storage, storage_key, etag, ready_at = row
     return StreamAsset(
         id=asset_id, owner_id=owner_id, filename=filename, is_public=bool(is_public),

@@ -134,3 +134,28 @@ def test_forged_signatures_are_not_remembered(client: Client, make_asset: MakeAs
     for forged in ("1:AAAA", "zzzz:" + "A" * 43, sign_asset_id(uuid.uuid4())):
         assert client.get(f"{unsigned_url(asset)}?sig={forged}").status_code == HTTPStatus.FORBIDDEN
     assert signing._signer().signed_at.cache_info().currsize == remembered
+
+
+def test_an_edited_asset_is_answered_from_its_new_row(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    url = stream_url(asset)
+    assert client.get(url)["Content-Disposition"] == 'inline; filename="clip.mp4"'
+    assert ready_asset(asset.id) is ready_asset(asset.id)  # one row, one remembered object
+    MediaAsset.objects.filter(pk=asset.pk).update(filename="renamed.mp3", mime_type="audio/mpeg",
+                                                  is_public=True)
+    response = client.get(url)
+    assert response["Content-Disposition"] == 'inline; filename="renamed.mp3"'
+    assert response["Content-Type"] == "audio/mpeg"
+    assert response["Cache-Control"] == "public, max-age=300"
+
+
+def test_a_new_media_root_is_read_at_once(client: Client, make_asset: MakeAsset, settings,
+                                          tmp_path) -> None:
+    asset = make_asset(b"old bytes")
+    url = stream_url(asset)
+    assert client.get(url).getvalue() == b"old bytes"
+    moved = tmp_path / "moved"
+    (moved / asset.storage_key).parent.mkdir(parents=True)
+    (moved / asset.storage_key).write_bytes(b"new bytes")
+    settings.MEDIA_ROOT = moved
+    assert client.get(url).getvalue() == b"new bytes"

@@ -54,10 +54,13 @@ def run(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, str], bytes]:
     return seen["status"], headers, body
 
 
-def both(url: str, method: str = "GET", secure: bool = False, **headers: str
+def both(url: str, method: str = "GET", secure: bool = False, query: str | None = None, **headers: str
          ) -> tuple[tuple[str, dict[str, str], bytes], tuple[str, dict[str, str], bytes], int]:
-    """(fast path's answer, Django's answer, requests the fast path handed over)."""
+    """(fast path's answer, Django's answer, requests the fast path handed over); `query`, when
+    given, is the environ's QUERY_STRING as a server would pass it (bytes decoded as Latin-1)."""
     environ = RequestFactory().generic(method, url, secure=secure, **headers).environ
+    if query is not None:
+        environ["QUERY_STRING"] = query
     spy = Spy()
     fast = run(SignedStreamFastPath(spy), environ)
     return fast, run(WSGIHandler(), environ), spy.calls
@@ -123,6 +126,24 @@ def test_middleware_headers_are_added_as_the_middleware_would(make_asset: MakeAs
     assert fast[1]["strict-transport-security"] == "max-age=3600"
     assert fast[1]["x-frame-options"] == "SAMEORIGIN"
     assert fast[1]["referrer-policy"] == "same-origin"
+
+
+def test_query_strings_are_read_as_django_reads_them(make_asset: MakeAsset) -> None:
+    path, _, signature = stream_url(make_asset(DATA)).partition("?sig=")
+    answered = {  # query string: whether the fast path answers it itself
+        f"sig=bogus&sig={signature}": True,  # the last value counts, as with QueryDict.get
+        f"sig={signature}&download=0&download=1": True,
+        f"sig={signature}&note=%FF%FE": True,  # percent-escapes that are not UTF-8
+        f"sig={signature}&note=\xc3\xa9t\xe9": True,  # raw bytes that are not UTF-8
+        f"download=1&sig={signature}&sig=": False,  # an empty last signature: 403, from Django
+    }
+    for query, fast_answers in answered.items():
+        fast, slow, handed_over = both(path, query=query)
+        same_answer(fast, slow)
+        assert handed_over == (0 if fast_answers else 1), query
+    assert fast[0].startswith("403")
+    fast, _, _ = both(path, query=f"sig={signature}&download=0&download=1")
+    assert fast[1]["content-disposition"].startswith("attachment")
 
 
 def test_x_accel_answers_match(make_asset: MakeAsset, settings) -> None:

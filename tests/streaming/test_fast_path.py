@@ -13,7 +13,11 @@ from wsgiref.util import FileWrapper
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.core import signals
+from django.core.cache import close_caches
+from django.core.handlers.base import reset_urlconf
 from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from django.test import RequestFactory
 
 from streaming.signing import stream_url
@@ -202,3 +206,39 @@ def test_closing_the_body_closes_the_file_and_finishes_the_request(make_asset: M
     with pytest.raises(ValueError):
         body.filelike._reader._file.fileno()  # closed
     assert descriptor > 2
+
+
+def _serve_one(url: str) -> None:
+    environ = RequestFactory().get(url, HTTP_RANGE="bytes=0-9").environ
+    SignedStreamFastPath(Spy())({**environ, "wsgi.file_wrapper": FileWrapper},
+                                lambda status, headers: None).close()
+
+
+def test_with_only_djangos_receivers_the_request_ends_by_closing_old_connections(
+        make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = stream_url(make_asset(DATA))
+    receivers = [entry[1]() for entry in request_finished.receivers]
+    assert receivers == [close_old_connections, close_caches, reset_urlconf]  # a bare project's
+    checked: list[bool] = []
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: checked.append(True))
+    monkeypatch.setattr(signals.request_finished, "send", lambda **kwargs: pytest.fail("sent"))
+    _serve_one(url)
+    assert checked == [True]
+
+
+def test_a_receiver_held_strongly_gets_the_signal_once(make_asset: MakeAsset) -> None:
+    url = stream_url(make_asset(DATA))
+    calls: list[object] = []
+
+    def on_finished(**kwargs: object) -> None:
+        calls.append(kwargs["sender"])
+
+    # In place of one of Django's, so that the receiver list is no longer than theirs.
+    request_finished.disconnect(reset_urlconf)
+    request_finished.connect(on_finished, weak=False)
+    try:
+        _serve_one(url)
+    finally:
+        request_finished.disconnect(on_finished)
+        request_finished.connect(reset_urlconf)
+    assert calls == [WSGIHandler]

@@ -39,6 +39,11 @@ def _lookup_sql() -> str:
     return f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {status} = %s"
 
 
+@cache
+def _sqlite_lookup_sql() -> str:
+    return _lookup_sql().replace("%s", "?")  # sqlite3's placeholder
+
+
 def _aware(value: datetime | str | None) -> datetime | None:
     """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones."""
     if isinstance(value, str):
@@ -68,10 +73,11 @@ class StreamAsset:
 def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
     """Run the lookup on the default database's connection.
 
-    Through the backend's own cursor (`create_cursor`, which adapts placeholders and types)
-    rather than Django's `CursorWrapper`, whose layers cost as much as the query on this, the
-    hottest path; the broken-transaction and health checks and the error translation still run
-    (the connection comes from `connections`, so it is this thread's own). When something watches queries (DEBUG's query log, `assertNumQueries`, an
+    On the driver's own cursor (sqlite3's, or the backend's `create_cursor`, which adapts
+    placeholders and types) rather than Django's `CursorWrapper`, whose layers cost as much as
+    the query on this, the hottest path. The broken-transaction and health checks and the error
+    translation still run, and the connection comes from `connections`, so it is this thread's
+    own. When something watches queries (DEBUG's query log, `assertNumQueries`, an
     `execute_wrapper`), the ordinary cursor is used, so the query is seen like any other.
     """
     database = connections[DEFAULT_DB_ALIAS]
@@ -84,9 +90,14 @@ def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
     database.close_if_health_check_failed()
     database.ensure_connection()
     with database.wrap_database_errors:
-        cursor = database.create_cursor()
-        try:
+        if database.vendor == "sqlite":
+            # sqlite3's own execute: Django's cursor class for SQLite only rewrites each query's
+            # %s placeholders to ? (a regular expression per call), which is done once here.
+            cursor = database.connection.execute(_sqlite_lookup_sql(), params)
+        else:
+            cursor = database.create_cursor()
             cursor.execute(_lookup_sql(), params)
+        try:
             return cursor.fetchone()
         finally:
             cursor.close()

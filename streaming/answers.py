@@ -23,10 +23,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from media_pipeline.models import MediaAsset
-
 from media_pipeline.storage import TransientStorageError
 from streaming.access import StreamAsset
-from streaming.conditional import RequestHeaders, Validators, evaluate_preconditions, if_range_allows
+from streaming.conditional import (
+    RequestHeaders,
+    Validators,
+    evaluate_preconditions,
+    if_range_allows,
+)
 from streaming.conf import StreamSettings
 from streaming.delivery import accel_redirect, presigned_redirect
 from streaming.ranges import ByteRange, RangeNotSatisfiable, ranges_for

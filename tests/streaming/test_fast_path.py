@@ -12,10 +12,10 @@ from typing import Any
 from wsgiref.util import FileWrapper
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 from django.core import signals
 from django.core.cache import close_caches
 from django.core.handlers.base import reset_urlconf
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished
 from django.db import close_old_connections, connection
 from django.test import RequestFactory

@@ -4,15 +4,18 @@ with no free thread leaves new connections to one that has."""
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import socket
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from project import gunicorn_worker
 from tests.streaming.conftest import SMALL
 from tests.streaming.sites import Server, Site, gunicorn
 
@@ -121,3 +124,37 @@ def test_a_worker_with_every_thread_streaming_leaves_new_connections_to_another(
                 connection.close()
         finally:
             stalled.close()
+
+
+def test_the_date_header_is_the_time_of_the_response(one_thread: Server, url: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", one_thread.port, timeout=10)
+    dates = []
+    for pause in (0, 1.1):  # into the next second: the remembered text is replaced
+        time.sleep(pause)
+        connection.request("GET", url, headers={"Range": "bytes=0-9"})
+        response = connection.getresponse()
+        response.read()
+        sent = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
+        assert abs(sent - time.time()) < 1.5
+        dates.append(response.headers["Date"])
+    connection.close()
+    assert dates[0] != dates[1]
+    assert dates[1].endswith(" GMT")
+
+
+def test_the_date_is_formatted_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1_700_000_000.25]
+    monkeypatch.setattr(gunicorn_worker, "time", SimpleNamespace(time=lambda: now[0]))
+    calls: list[float] = []
+
+    def format_date(timestamp: float) -> str:
+        calls.append(timestamp)
+        return email.utils.formatdate(timestamp, usegmt=True)
+
+    http_date = gunicorn_worker._DateOncePerSecond(format_date)
+    assert http_date() == http_date() == "Tue, 14 Nov 2023 22:13:20 GMT"
+    now[0] += 0.7  # the same second
+    assert http_date() == "Tue, 14 Nov 2023 22:13:20 GMT" and len(calls) == 1
+    now[0] += 0.1  # the next one
+    assert http_date() == "Tue, 14 Nov 2023 22:13:21 GMT" and len(calls) == 2
+    assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"  # an explicit time is passed through

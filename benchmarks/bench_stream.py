@@ -143,8 +143,19 @@ def median_ratio(ours: list[float], bases: list[float]) -> float:
     return statistics.median(ours) / statistics.median(bases)
 
 
+def warm_up(direct: Server, app: Server, nginx_path: str, url: str) -> None:
+    """Untimed requests first: a fresh worker's first one pays for lazy imports, the fast
+    path's setup and a database connection (one benchmark run's first gunicorn round was a
+    third below its others). Several connections, so every worker process gets one."""
+    for _ in range(16):
+        throughput(app.port, url, "Range: bytes=0-1\r\n")
+    throughput(direct.port, nginx_path)
+    throughput(app.port, url)
+
+
 def bench_throughput(direct: Server, app: Server, label: str, nginx_path: str, url: str,
                      target: str, rounds: int = 5) -> None:
+    warm_up(direct, app, nginx_path, url)
     for what, headers in (("full GET", ""), ("bytes=0-", "Range: bytes=0-\r\n")):
         bases, ours = [], []
         for _ in range(rounds):

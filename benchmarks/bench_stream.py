@@ -146,7 +146,8 @@ def median_ratio(ours: list[float], bases: list[float]) -> float:
 def warm_up(direct: Server, app: Server, nginx_path: str, url: str) -> None:
     """Untimed requests first: a fresh worker's first one pays for lazy imports, the fast
     path's setup and a database connection (one benchmark run's first gunicorn round was a
-    third below its others). Several connections, so every worker process gets one."""
+    third below its others). Several connections one after another, which the kernel hands to
+    the listening workers as it likes: most, not necessarily all, get one."""
     for _ in range(16):
         throughput(app.port, url, "Range: bytes=0-1\r\n")
     throughput(direct.port, nginx_path)

@@ -30,7 +30,6 @@ Why by hand: gunicorn's gthread worker has neither, and no setting gives them.
 from __future__ import annotations
 
 import select
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -58,17 +57,18 @@ class _DateOncePerSecond:
     def __init__(self, format_date: Callable[..., str]) -> None:
         self.format_date = format_date
         self._last: tuple[int, str] = (-1, "")
-        self._lock = threading.Lock()
 
     def __call__(self, timestamp: float | None = None) -> str:
         if timestamp is not None:
             return self.format_date(timestamp)
         second = int(time.time())
-        last = self._last  # one tuple, read and replaced whole: threads see one or the other
+        # One tuple, read and replaced whole, so a thread sees a second with its own text. No
+        # lock: threads that meet a new second together each format it, and one of the equal
+        # results stays.
+        last = self._last
         if last[0] != second:
-            with self._lock:
-                last = (second, self.format_date(second))
-                self._last = last
+            last = (second, self.format_date(second))
+            self._last = last
         return last[1]
 
 

@@ -6,6 +6,7 @@ Private assets answer 404 (not 403) to anyone without access, so their ids canno
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,14 +91,17 @@ def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
     database.close_if_health_check_failed()
     database.ensure_connection()
     with database.wrap_database_errors:
-        if database.vendor == "sqlite":
+        if isinstance(database.connection, sqlite3.Connection):
             # sqlite3's own execute: Django's cursor class for SQLite only rewrites each query's
             # %s placeholders to ? (a regular expression per call), which is done once here.
             cursor = database.connection.execute(_sqlite_lookup_sql(), params)
-        else:
-            cursor = database.create_cursor()
-            cursor.execute(_lookup_sql(), params)
+            try:
+                return cursor.fetchone()
+            finally:
+                cursor.close()
+        cursor = database.create_cursor()
         try:
+            cursor.execute(_lookup_sql(), params)
             return cursor.fetchone()
         finally:
             cursor.close()

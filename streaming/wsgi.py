@@ -91,8 +91,8 @@ def _cork(sock: socket.socket | None) -> socket.socket | None:
 
 # `request_finished`'s receivers in a bare Django project. Of the three, only the first has work
 # after a request of this path: it read the database, but opened no cache (`close_caches`
-# closes the caches a request opened) and set no URLconf (`reset_urlconf` undoes a request's
-# `request.urlconf`).
+# closes the caches opened on this thread, which the Django request that opened them already
+# did when it finished) and set no URLconf (`reset_urlconf` undoes a request's `urlconf`).
 _DJANGOS_RECEIVERS = (close_old_connections, close_caches, reset_urlconf)
 
 
@@ -104,11 +104,14 @@ def _finish_request() -> None:
     walk a thread-local. Any other receiver (an error reporter's, a metrics app's, the test
     client's) gets the signal sent as usual."""
     receivers = signals.request_finished.receivers  # (key, receiver or weak reference, is_async)
-    if len(receivers) <= len(_DJANGOS_RECEIVERS) and all(
-            _dereference(entry[1]) in _DJANGOS_RECEIVERS for entry in receivers):
-        close_old_connections()
-    else:
+    if len(receivers) > len(_DJANGOS_RECEIVERS):
         signals.request_finished.send(sender=WSGIHandler)
+        return
+    live = [_dereference(entry[1]) for entry in receivers]
+    if not all(receiver in _DJANGOS_RECEIVERS for receiver in live):
+        signals.request_finished.send(sender=WSGIHandler)
+    elif close_old_connections in live:  # not when disconnected (as the test client does)
+        close_old_connections()
 
 
 def _dereference(receiver: Any) -> Any:
@@ -119,7 +122,7 @@ class _Body:
     """The answer's body for the WSGI server: a file it can sendfile, or an iterable. Closing
     it (which every WSGI server does after the last byte, disconnects included) sends what
     corking held back, closes the file or S3 body and ends the request as Django's handler
-    would, with `request_finished`."""
+    would (`_finish_request`)."""
 
     def __init__(self, reader: Any, corked: socket.socket | None = None) -> None:
         self._reader = reader
@@ -233,7 +236,7 @@ class SignedStreamFastPath:
                 or "HTTP_AUTHORIZATION" in environ):
             return self.app(environ, start_response)
         # No `request_started`: its receivers reset DEBUG's query log and recycle database
-        # connections, which `request_finished` (sent when the body closes) does as well. A
+        # connections, which `_finish_request` (when the body closes) does as well. A
         # connection that died while idle makes the query fail, and then Django's handler,
         # which does send `request_started`, replaces it and answers.
         try:

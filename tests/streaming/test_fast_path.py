@@ -217,6 +217,8 @@ def _serve_one(url: str) -> None:
 def test_with_only_djangos_receivers_the_request_ends_by_closing_old_connections(
         make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch) -> None:
     url = stream_url(make_asset(DATA))
+    # A tripwire as well: an app of this project that connects a receiver makes the fast path
+    # send the signal again, and this test asks whoever adds one to look at `_finish_request`.
     receivers = [entry[1]() for entry in request_finished.receivers]
     assert sorted(receivers, key=id) == sorted([close_old_connections, close_caches, reset_urlconf],
                                                key=id)  # a bare project's, in any order
@@ -243,3 +245,16 @@ def test_a_receiver_held_strongly_gets_the_signal_once(make_asset: MakeAsset) ->
         request_finished.disconnect(on_finished)
         request_finished.connect(reset_urlconf)
     assert calls == [WSGIHandler]
+
+
+def test_with_close_old_connections_disconnected_no_connection_is_closed(
+        make_asset: MakeAsset, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = stream_url(make_asset(DATA))
+    checked: list[bool] = []
+    monkeypatch.setattr(connection, "close_if_unusable_or_obsolete", lambda: checked.append(True))
+    request_finished.disconnect(close_old_connections)  # as the test client does, or an app
+    try:
+        _serve_one(url)
+    finally:
+        request_finished.connect(close_old_connections)
+    assert checked == []

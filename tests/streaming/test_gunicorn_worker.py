@@ -158,3 +158,14 @@ def test_the_date_is_formatted_once_a_second(monkeypatch: pytest.MonkeyPatch) ->
     now[0] += 0.1  # the next one
     assert http_date() == "Tue, 14 Nov 2023 22:13:21 GMT" and len(calls) == 2
     assert http_date(0) == "Thu, 01 Jan 1970 00:00:00 GMT"  # an explicit time is passed through
+
+
+def test_the_worker_process_installs_the_date_formatter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gunicorn_worker.util, "http_date", gunicorn_worker.util.http_date)
+    monkeypatch.setattr(gunicorn_worker.ThreadWorker, "init_process", lambda self: None)
+    worker = object.__new__(gunicorn_worker.KeepAliveThreadWorker)  # only init_process runs
+    worker.init_process()
+    installed = gunicorn_worker.util.http_date
+    assert isinstance(installed, gunicorn_worker._DateOncePerSecond)
+    worker.init_process()  # not wrapped twice
+    assert gunicorn_worker.util.http_date is installed

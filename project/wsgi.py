@@ -8,6 +8,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_application = get_wsgi_application()
 
-from streaming.wsgi import SignedStreamFastPath  # noqa: E402 - needs the apps loaded
+from media_pipeline.storage import prepare_s3_client  # noqa: E402 - needs the apps loaded
+from streaming.wsgi import SignedStreamFastPath  # noqa: E402
 
+prepare_s3_client()
 application = SignedStreamFastPath(django_application)

@@ -92,16 +92,13 @@ def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
     database.ensure_connection()
     with database.wrap_database_errors:
         if isinstance(database.connection, sqlite3.Connection):
-            # sqlite3's own execute: Django's cursor class for SQLite only rewrites each query's
+            # sqlite3's own cursor: Django's cursor class for SQLite only rewrites each query's
             # %s placeholders to ? (a regular expression per call), which is done once here.
-            cursor = database.connection.execute(_sqlite_lookup_sql(), params)
-            try:
-                return cursor.fetchone()
-            finally:
-                cursor.close()
-        cursor = database.create_cursor()
+            cursor, sql = database.connection.cursor(), _sqlite_lookup_sql()
+        else:
+            cursor, sql = database.create_cursor(), _lookup_sql()
         try:
-            cursor.execute(_lookup_sql(), params)
+            cursor.execute(sql, params)
             return cursor.fetchone()
         finally:
             cursor.close()

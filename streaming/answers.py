@@ -114,9 +114,7 @@ def _describe(asset: StoredAsset, download: bool) -> tuple[Source, dict[str, str
     return source, headers, Validators(source.etag, _epoch(source.last_modified))
 
 
-@lru_cache(maxsize=1024)
-def _described_local(asset: StreamAsset, download: bool) -> tuple[Source, dict[str, str], Validators]:
-    return _describe(asset, download)
+_described_local = lru_cache(maxsize=1024)(_describe)
 
 
 def _representation(asset: StoredAsset, download: bool) -> tuple[Source, dict[str, str], Validators]:

@@ -9,7 +9,6 @@ gone or is not the one the database describes) and `TransientStorageError` (retr
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime

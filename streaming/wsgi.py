@@ -103,11 +103,8 @@ def _finish_request() -> None:
     without it): its receiver list is resolved under a lock and the other two receivers each
     walk a thread-local. Any other receiver (an error reporter's, a metrics app's, the test
     client's) gets the signal sent as usual."""
-    receivers = signals.request_finished.receivers  # (key, receiver or weak reference, is_async)
-    if len(receivers) > len(_DJANGOS_RECEIVERS):
-        signals.request_finished.send(sender=WSGIHandler)
-        return
-    live = [_dereference(entry[1]) for entry in receivers]
+    # Entries are (key, receiver or a weak reference to it, is_async).
+    live = [_dereference(entry[1]) for entry in signals.request_finished.receivers]
     if not all(receiver in _DJANGOS_RECEIVERS for receiver in live):
         signals.request_finished.send(sender=WSGIHandler)
     elif close_old_connections in live:  # not when disconnected (as the test client does)

@@ -1,20 +1,24 @@
 """What a file really is, decided from its bytes: MIME type, media metadata, MP4 layout.
 
-Pure steps that take bytes, paths or URLs and return small frozen dataclasses; the pipeline
-(processing.py) composes them. Every failure the uploader should read is an `Unacceptable`.
+Steps that take bytes or worker-local paths and return small frozen dataclasses; the pipeline
+(processing.py) composes them. ffprobe and ffmpeg run only through `media_pipeline.ffmpeg`,
+with the demuxer this module decides from the sniffed type. Every failure the uploader should
+read is an `Unacceptable`.
 """
 
 from __future__ import annotations
 
 import json
 import struct
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import magic
+
+from media_pipeline.errors import Unacceptable
+from media_pipeline.ffmpeg import InputFormat, Limits, ToolFailed, run
 
 SNIFF_BYTES = 64 * 1024
 
@@ -52,9 +56,25 @@ FFPROBE_FORMAT_TYPES = {
 }
 MP4_FAMILY = {"video/mp4", "video/quicktime", "audio/mp4"}
 
-
-class Unacceptable(Exception):
-    """The file can never be processed; the message is shown to the uploader."""
+# The one demuxer ffmpeg may use for each type libmagic names. libmagic and ffmpeg's probe
+# decide independently, and a file libmagic calls QuickTime may score higher with ffmpeg as a
+# DASH manifest or a playlist whose entries ffmpeg would then open (FIELD_NOTES, "ffmpeg on
+# untrusted input"): so the type check decides, and ffmpeg reads the file as that or not at all.
+DEMUXERS = {
+    "video/mp4": "mov", "video/quicktime": "mov", "audio/mp4": "mov",
+    "video/webm": "matroska", "audio/webm": "matroska", "video/x-matroska": "matroska",
+    "application/x-matroska": "matroska",
+    "video/ogg": "ogg", "audio/ogg": "ogg",
+    "audio/mpeg": "mp3", "audio/aac": "aac", "audio/x-hx-aac-adts": "aac",
+    "audio/wav": "wav", "application/x-riff": "wav", "audio/flac": "flac",
+    "image/png": "png_pipe", "image/jpeg": "jpeg_pipe", "image/gif": "gif",
+    "image/webp": "webp_pipe",
+}
+# Bytes libmagic cannot name may be probed, but only among these (`-format_whitelist`): media
+# containers that never open another input.
+PROBE_DEMUXERS = ("mov", "matroska", "ogg", "mp3", "aac", "wav", "flac")
+# ffprobe's `format_name` for each demuxer, to pin the later steps to what the probe found.
+_DEMUXER_OF_FORMAT = {"mov,mp4,m4a,3gp,3g2,mj2": "mov", "matroska,webm": "matroska"}
 
 
 @dataclass(frozen=True)
@@ -140,21 +160,35 @@ def parse_ffprobe(output: str) -> MediaInfo:
     )
 
 
-def probe(source: str, timeout: int) -> MediaInfo:
-    """Run ffprobe on a path or URL, time-boxed; undecodable input is `Unacceptable`."""
+def input_format(mime: str) -> InputFormat:
+    """How ffmpeg may read a file of the sniffed type: pinned, or probed among media demuxers."""
+    demuxer = DEMUXERS.get(mime)
+    return InputFormat.pinned(demuxer) if demuxer else InputFormat(PROBE_DEMUXERS)
+
+
+def probed_format(info: MediaInfo, fallback: InputFormat) -> InputFormat:
+    """The demuxer the probe settled on, for the steps that read the file again."""
+    demuxer = _DEMUXER_OF_FORMAT.get(info.format_name, info.format_name)
+    return InputFormat.pinned(demuxer) if demuxer in PROBE_DEMUXERS else fallback
+
+
+def probe(source: Path, mime: str, limits: Limits, scratch: Path | None = None) -> MediaInfo:
+    """What ffprobe reads of a worker-local file, as the sniffed type; `Unacceptable` if it
+    is not readable as that type (a disguised or damaged file)."""
     try:
-        result = subprocess.run(
-            ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-             source],
-            capture_output=True, text=True, timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise Unacceptable(f"Reading the media took longer than {timeout} s; the file may be damaged.") from exc
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
-        reason = reason.replace(source, "input")
-        raise Unacceptable(f"The file is not playable media (ffprobe: {reason[:200]}).")
-    return parse_ffprobe(result.stdout)
+        outcome = run("ffprobe", source, input_format(mime), limits=limits,
+                      what="Reading the media", scratch=scratch,
+                      outputs=["-print_format", "json", "-show_format", "-show_streams"])
+    except ToolFailed as exc:
+        if exc.kind != "failed":
+            raise
+        raise Unacceptable(f"This file could not be read as {mime}: it may be damaged, cut "
+                           "short, or not what it claims to be.") from exc
+    info = parse_ffprobe(outcome.stdout.decode("utf-8", "replace"))
+    if info.width and info.height and info.width * info.height > limits.max_pixels:
+        raise ToolFailed(f"The picture is larger than the {limits.max_pixels / 1e6:g}-megapixel "
+                         "limit.", "pixels")
+    return info
 
 
 def moov_after_mdat(read_at: Callable[[int, int], bytes], size: int) -> bool:
@@ -186,25 +220,18 @@ def moov_after_mdat(read_at: Callable[[int, int], bytes], size: int) -> bool:
     return False
 
 
-def _ffmpeg(args: list[str], timeout: int, what: str) -> None:
-    try:
-        result = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args],
-                                capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise Unacceptable(f"{what} took longer than {timeout} s.") from exc
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise Unacceptable(f"{what} failed: {reason[:200]}")
-
-
-def remux_faststart(source: str, target: Path, timeout: int) -> None:
+def remux_faststart(source: Path, fmt: InputFormat, target: Path, limits: Limits) -> None:
     """Move `moov` to the front without re-encoding, so playback starts at once."""
-    _ffmpeg(["-i", source, "-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4",
-             str(target)], timeout, "Preparing the video for streaming")
+    run("ffmpeg", source, fmt, limits=limits, what="Preparing the video for streaming",
+        outputs=["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", "-y",
+                 f"file:{target}"], output=target, scratch=target.parent)
 
 
-def extract_poster(source: str, target: Path, duration: float | None, timeout: int) -> None:
+def extract_poster(source: Path, fmt: InputFormat, target: Path, duration: float | None,
+                   limits: Limits) -> None:
     """One JPEG frame from early in the video, at most 640 px wide."""
     at = min(1.0, (duration or 0) / 2)
-    _ffmpeg(["-ss", f"{at:.3f}", "-i", source, "-frames:v", "1", "-vf", "scale='min(640,iw)':-2",
-             "-q:v", "4", "-f", "image2", str(target)], timeout, "Making the poster frame")
+    run("ffmpeg", source, fmt, limits=limits, what="Making the poster frame",
+        options=["-ss", f"{at:.3f}"],
+        outputs=["-frames:v", "1", "-vf", "scale='min(640,iw)':-2", "-q:v", "4", "-f", "image2",
+                 "-y", f"file:{target}"], output=target, scratch=target.parent)

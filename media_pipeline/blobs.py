@@ -1,8 +1,7 @@
 """Staged and stored objects on local disk or S3, read in bounded chunks.
 
 `storage.open()` on S3 downloads the whole object into memory (FIELD_NOTES, "S3"), so the
-pipeline reads S3 through ranged GETs on the shared client instead, and hands ffmpeg a
-short-lived presigned URL so it can seek without a download.
+pipeline reads S3 through ranged GETs on the shared client instead.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ READ_CHUNK = 1024 * 1024
 S3_READ_WINDOW = 64 * 1024 * 1024
 S3_TRANSFER = TransferConfig(multipart_threshold=64 * 1024 * 1024, multipart_chunksize=64 * 1024 * 1024,
                              max_concurrency=4)
-PRESIGN_SECONDS = 3600
 
 
 class Blob(Protocol):
@@ -33,7 +31,6 @@ class Blob(Protocol):
     def size(self) -> int: ...
     def read_at(self, offset: int, length: int) -> bytes: ...
     def iter_chunks(self) -> Iterator[bytes]: ...
-    def ffmpeg_input(self) -> str: ...
     def delete(self) -> None: ...
 
 
@@ -57,9 +54,6 @@ class LocalBlob:
         with open(self.path, "rb") as f:
             while chunk := f.read(READ_CHUNK):
                 yield chunk
-
-    def ffmpeg_input(self) -> str:
-        return str(self.path)
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -115,11 +109,6 @@ class S3Blob:
         size = self.size()
         for first in range(0, size, S3_READ_WINDOW):
             yield from self._get_range(first, min(first + S3_READ_WINDOW, size) - 1)
-
-    def ffmpeg_input(self) -> str:
-        return self.client.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self.key}, ExpiresIn=PRESIGN_SECONDS
-        )
 
     def delete(self) -> None:
         storage.call_s3(self.client.delete_object, Bucket=self.bucket, Key=self.key)

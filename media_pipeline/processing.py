@@ -9,6 +9,10 @@ workers, ends with the same single stored object:
   fresh with a heartbeat thread, so a second worker racing for the asset backs off.
 - The bytes move from staging to a key derived from the id; if a previous attempt already
   moved them, processing continues from the stored copy.
+
+ffprobe and ffmpeg only ever read a worker-local file (`working_copy`): on S3 the object is
+downloaded into the task's scratch directory while it is hashed, so no URL, and no credential,
+reaches them (media_pipeline/ffmpeg.py is the box they run in).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,7 +34,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from media_pipeline import analysis, blobs, storage
-from media_pipeline.analysis import Unacceptable
+from media_pipeline.conf import ffmpeg_limits, probe_limits
+from media_pipeline.errors import Unacceptable
+from media_pipeline.ffmpeg import InputFormat
 from media_pipeline.models import MediaAsset
 
 logger = logging.getLogger(__name__)
@@ -97,14 +103,39 @@ def heartbeat(asset_id: uuid.UUID | str) -> Iterator[None]:
         thread.join()
 
 
-def digest(chunks: Iterator[bytes]) -> tuple[int, str]:
-    """Size and SHA-256 in one streaming pass."""
+@dataclass(frozen=True)
+class WorkingCopy:
+    """A worker-local file with its size and SHA-256: what ffprobe and ffmpeg read."""
+
+    path: Path
+    size: int
+    sha256: str
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        with open(self.path, "rb") as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def head(self) -> bytes:
+        return self.read_at(0, analysis.SNIFF_BYTES)
+
+
+def digest(chunks: Iterator[bytes], sink: Callable[[bytes], object] | None = None) -> tuple[int, str]:
+    """Size and SHA-256 in one streaming pass, handing each chunk to `sink` on the way."""
     sha = hashlib.sha256()
     size = 0
     for chunk in chunks:
         sha.update(chunk)
         size += len(chunk)
+        if sink is not None:
+            sink(chunk)
     return size, sha.hexdigest()
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(blobs.READ_CHUNK):
+            yield chunk
 
 
 def _source(asset: MediaAsset) -> blobs.Blob:
@@ -119,44 +150,72 @@ def _source(asset: MediaAsset) -> blobs.Blob:
     raise Unacceptable("The uploaded file is missing from staging; please upload it again.")
 
 
-def describe(source: blobs.Blob) -> tuple[str, analysis.MediaInfo]:
-    """The real MIME type, from content only, and what ffprobe reads of the media."""
+def working_copy(source: blobs.Blob, workdir: Path) -> WorkingCopy:
+    """The upload as a worker-local file. Local staging already is one; an S3 object is
+    downloaded into `workdir` in the same pass that hashes it (every byte is read for the
+    checksum anyway), so ffmpeg never needs a presigned URL."""
+    if isinstance(source, blobs.LocalBlob):
+        size, sha = digest(source.iter_chunks())
+        return WorkingCopy(source.path, size, sha)
+    target = workdir / "upload"
+    with open(target, "wb") as f:
+        size, sha = digest(source.iter_chunks(), f.write)
+    return WorkingCopy(target, size, sha)
+
+
+def _refuse(mime: str) -> Unacceptable:
+    return Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
+
+
+def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analysis.MediaInfo, InputFormat]:
+    """The real MIME type, from content only, what ffprobe reads of the media, and the demuxer
+    the later steps must use. A type outside the allow-list never reaches ffprobe."""
     allowed = settings.MEDIA_ALLOWED_TYPES
-    mime = analysis.sniff_mime(source.read_at(0, analysis.SNIFF_BYTES))
+    mime = analysis.sniff_mime(copy.head())
     if mime not in allowed and not analysis.needs_probe_to_decide(mime):
-        raise Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
-    info = analysis.probe(source.ffmpeg_input(), settings.FFPROBE_TIMEOUT_SECONDS)
+        raise _refuse(mime)
+    info = analysis.probe(copy.path, mime, probe_limits(), scratch=workdir)
+    fmt = analysis.probed_format(info, analysis.input_format(mime))
     if not mime.startswith("image/"):
         mime = analysis.refine_mime(mime, info)
     if mime not in allowed:
-        raise Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
-    return mime, info
+        raise _refuse(mime)
+    return mime, info, fmt
 
 
-def store(asset: MediaAsset, source: blobs.Blob, mime: str, size: int, workdir: Path) -> Stored:
-    """Put the final bytes at the asset's key (remuxed for fast start where needed)."""
+def faststart(copy: WorkingCopy, mime: str, fmt: InputFormat, workdir: Path) -> tuple[WorkingCopy, InputFormat]:
+    """The file to store: an MP4 whose index follows its data is remuxed (no re-encoding) so
+    playback starts at once; anything else is stored as it came."""
+    if mime not in analysis.MP4_FAMILY or not analysis.moov_after_mdat(copy.read_at, copy.size):
+        return copy, fmt
+    remuxed = workdir / "faststart.mp4"
+    analysis.remux_faststart(copy.path, fmt, remuxed, ffmpeg_limits(copy.size))
+    size, sha = digest(_file_chunks(remuxed))
+    return WorkingCopy(remuxed, size, sha), InputFormat.pinned("mov")
+
+
+def store(asset: MediaAsset, source: blobs.Blob, playable: WorkingCopy, mime: str,
+          remuxed: bool) -> Stored:
+    """Put the final bytes at the asset's key: the remuxed file, or the upload itself (a rename,
+    or an S3 server-side copy)."""
     key = storage.final_key(asset.id)
-    if mime in analysis.MP4_FAMILY and analysis.moov_after_mdat(source.read_at, size):
-        remuxed = workdir / "faststart.mp4"
-        analysis.remux_faststart(source.ffmpeg_input(), remuxed, settings.FFMPEG_TIMEOUT_SECONDS)
-        with open(remuxed, "rb") as f:
-            new_size, sha = digest(iter(lambda: f.read(blobs.READ_CHUNK), b""))
-        stored = blobs.put_file(remuxed, key, mime)
+    if remuxed:
+        stored = blobs.put_file(playable.path, key, mime)
         if source.key != key:
             source.delete()
     else:
-        new_size, sha = digest(source.iter_chunks())
         stored = source if source.key == key else blobs.move(source, key)
     etag = stored.etag() if isinstance(stored, blobs.S3Blob) else ""
-    return Stored(key=key, size=new_size, sha256=sha, etag=etag)
+    return Stored(key=key, size=playable.size, sha256=playable.sha256, etag=etag)
 
 
-def make_poster(asset: MediaAsset, stored_key: str, info: analysis.MediaInfo, workdir: Path) -> str:
+def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
+                info: analysis.MediaInfo, workdir: Path) -> str:
     """A poster frame for video; a video without one still plays, so failure only logs."""
     target = workdir / "poster.jpg"
-    source = blobs.stored_blob(stored_key).ffmpeg_input()
     try:
-        analysis.extract_poster(source, target, info.duration, settings.FFPROBE_TIMEOUT_SECONDS)
+        analysis.extract_poster(playable.path, fmt, target, info.duration,
+                                ffmpeg_limits(playable.size))
     except Unacceptable as exc:
         logger.warning("no poster for asset %s: %s", asset.id, exc)
         return ""
@@ -184,14 +243,17 @@ def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
 
 def _run(asset: MediaAsset) -> MediaAsset:
     source = _source(asset)
-    size = source.size()
-    if size == 0:
-        raise Unacceptable("The file is empty.")
-    mime, info = describe(source)
     with tempfile.TemporaryDirectory(prefix=f"asset-{asset.id}-") as tmp:
-        stored = store(asset, source, mime, size, Path(tmp))
+        workdir = Path(tmp)
+        copy = working_copy(source, workdir)
+        if copy.size == 0:
+            raise Unacceptable("The file is empty.")
+        mime, info, fmt = describe(copy, workdir)
+        playable, playable_fmt = faststart(copy, mime, fmt, workdir)
         is_image = mime.startswith("image/")
-        poster = make_poster(asset, stored.key, info, Path(tmp)) if info.has_video and not is_image else ""
+        poster = (make_poster(asset, playable, playable_fmt, info, workdir)
+                  if info.has_video and not is_image else "")
+        stored = store(asset, source, playable, mime, remuxed=playable is not copy)
     now = timezone.now()
     fields = {
         "status": Status.READY, "mime_type": mime, "size": stored.size, "sha256": stored.sha256,

@@ -128,7 +128,7 @@ def test_truncated_mp4_fails_with_a_readable_reason(
     asset = stack.wait_until_done(token, body["id"])
 
     assert asset["status"] == "failed"
-    assert "not playable media" in asset["error"]
+    assert "could not be read as video/mp4" in asset["error"]
 
 
 def staged_everywhere(stack: AppStack, s3: S3Server) -> set[str]:

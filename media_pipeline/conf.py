@@ -1,0 +1,35 @@
+"""The pipeline's limits for ffmpeg and ffprobe, read from settings in one place."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from media_pipeline.ffmpeg import Limits
+
+# A probe prints a few KiB of JSON; the cap only bounds what a hostile file can make it write.
+PROBE_OUTPUT_BYTES = 64 * 1024 * 1024
+
+
+def probe_limits() -> Limits:
+    """For ffprobe: its wall-clock time also caps its CPU time (it decodes on one thread)."""
+    return Limits(
+        wall_seconds=settings.FFPROBE_TIMEOUT_SECONDS,
+        cpu_seconds=settings.FFPROBE_TIMEOUT_SECONDS,
+        memory_bytes=settings.FFMPEG_MEMORY_BYTES,
+        output_bytes=PROBE_OUTPUT_BYTES,
+        max_pixels=settings.FFMPEG_MAX_PIXELS,
+    )
+
+
+def ffmpeg_limits(input_size: int) -> Limits:
+    """For ffmpeg: any file it writes stays within FFMPEG_OUTPUT_RATIO times the input, and at
+    least FFMPEG_OUTPUT_MIN_BYTES (a stream copy of a hostile sample table would write the same
+    bytes thousands of times)."""
+    return Limits(
+        wall_seconds=settings.FFMPEG_TIMEOUT_SECONDS,
+        cpu_seconds=settings.FFMPEG_CPU_SECONDS,
+        memory_bytes=settings.FFMPEG_MEMORY_BYTES,
+        output_bytes=max(settings.FFMPEG_OUTPUT_MIN_BYTES,
+                         int(input_size * settings.FFMPEG_OUTPUT_RATIO)),
+        max_pixels=settings.FFMPEG_MAX_PIXELS,
+    )

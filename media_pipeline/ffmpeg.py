@@ -1,0 +1,241 @@
+"""The one place that runs ffmpeg and ffprobe. Every input is hostile until proven otherwise.
+
+ffmpeg is a large C program that parses whatever bytes it is given, and its demuxers can open
+further inputs named inside a file (DASH, HLS, concat: FIELD_NOTES, "ffmpeg on untrusted
+input"). So every run here:
+
+- reads one worker-local file through the `file:` protocol only (`-protocol_whitelist file`),
+  with the demuxer pinned to what the type check decided (`-f`), or, for bytes libmagic could
+  not name, probed among a short list of media demuxers (`-format_whitelist`);
+- gets no network: a fresh network namespace (`unshare --net`), checked once per process and,
+  where the kernel or container refuses it, said once in the log (the other limits still hold);
+- runs under limits the kernel enforces (`prlimit`): CPU seconds, address space, the size of any
+  file it writes (ffmpeg ignores SIGXFSZ and exits 0 with a truncated file, so an output that
+  reached the cap is treated as a failure here), no core dumps; a wall-clock deadline; and
+  decoders refuse pictures over a pixel cap before allocating them (`-max_pixels`);
+- starts with an empty environment (no AWS keys, no proxies) and its stdin closed;
+- keeps its stderr out of anything a user sees (it can carry paths and URLs): it goes to the log,
+  and failures leave as `Unacceptable` with a sentence for the uploader.
+
+Why by hand rather than `subprocess.run`: the child's peak memory and CPU come from `os.wait4`,
+which `subprocess` does not expose, and `posix_spawn` avoids a `preexec_fn` in a worker that
+runs a heartbeat thread (`preexec_fn` is unsafe with threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from media_pipeline.errors import Unacceptable
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+# What a child may print before the file-size limit stops it; far above any real ffprobe JSON.
+_LOG_LIMIT = 64 * MIB
+_STDERR_TAIL = 4096
+# Known stderr lines, matched to give the uploader a precise reason (the line itself is logged).
+_PIXELS = re.compile(rb"exceeds specified max pixel count|Picture size \d+x\d+ is invalid")
+_NO_MEMORY = re.compile(rb"Cannot allocate memory|out of memory|Out of memory")
+_TOO_LARGE = re.compile(rb"File too large")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use; each is a setting (see media_pipeline/conf.py)."""
+
+    wall_seconds: float
+    cpu_seconds: int
+    memory_bytes: int
+    output_bytes: int
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """How ffmpeg may read the input: one demuxer, or a probe among a short allow-list."""
+
+    demuxers: tuple[str, ...]
+
+    @classmethod
+    def pinned(cls, demuxer: str) -> InputFormat:
+        return cls((demuxer,))
+
+    def args(self) -> list[str]:
+        if len(self.demuxers) == 1:
+            return ["-f", self.demuxers[0]]
+        return ["-format_whitelist", ",".join(self.demuxers)]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    stdout: bytes
+    wall_seconds: float
+    cpu_seconds: float
+    peak_rss_bytes: int
+
+
+class ToolFailed(Unacceptable):
+    """ffmpeg or ffprobe could not do its job on this file; the message is for the uploader.
+    `kind` names the limit that stopped it ('time', 'cpu', 'memory', 'output', 'pixels') or
+    'failed' when the tool itself gave up."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@cache
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed (scripts/bootstrap.sh installs Debian's ffmpeg)")
+    return path
+
+
+@cache
+def network_isolation() -> tuple[str, ...]:
+    """The command prefix that puts a child in a network namespace of its own, or () where the
+    kernel or container allows none (said once in the log). Root can make one directly; other
+    users need a user namespace around it, which Debian allows by default."""
+    unshare = shutil.which("unshare")
+    candidates = [("--net",), ("--user", "--map-root-user", "--net")] if unshare else []
+    for flags in candidates:
+        prefix = (unshare, *flags, "--")
+        try:
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    logger.warning("ffmpeg and ffprobe run WITHOUT a network namespace: `unshare --net` is not "
+                   "available here (install util-linux, or allow user namespaces). The protocol "
+                   "whitelist, pinned demuxers and resource limits still apply.")
+    return ()
+
+
+def _command(tool: str, args: list[str], limits: Limits) -> list[str]:
+    cpu = max(1, int(limits.cpu_seconds))
+    return [
+        _tool("prlimit"), f"--cpu={cpu}:{cpu + 5}", f"--as={limits.memory_bytes}",
+        f"--fsize={limits.output_bytes}", "--core=0", "--",
+        *network_isolation(), _tool(tool), *args,
+    ]
+
+
+def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool]:
+    """Wait for `pid`, killing its process group once `deadline` passes.
+    Returns (wait status, resource usage, whether it was killed for time)."""
+    try:
+        pidfd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # an old kernel, or a seccomp profile that refuses it
+        pidfd = None
+    timed_out = False
+    try:
+        while True:
+            remaining = 5.0 if timed_out else max(0.0, deadline - time.monotonic())
+            if pidfd is not None:
+                poller = select.poll()
+                poller.register(pidfd, select.POLLIN)
+                if poller.poll(remaining * 1000):
+                    break
+            else:
+                reaped, status, usage = os.wait4(pid, os.WNOHANG)
+                if reaped:
+                    return status, usage, timed_out
+                time.sleep(min(0.02, remaining))
+            if not timed_out and time.monotonic() >= deadline:
+                timed_out = True
+                os.killpg(pid, signal.SIGKILL)  # not reaped yet, so the group is still ours
+        _, status, usage = os.wait4(pid, 0)
+        return status, usage, timed_out
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _tail(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - _STDERR_TAIL))
+        return f.read()
+
+
+def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_seconds: float,
+             stderr: bytes, output: Path | None) -> ToolFailed | None:
+    """The uploader's sentence for a run that did not succeed, or None if it did."""
+    signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    if timed_out:
+        return ToolFailed(f"{what} took longer than {limits.wall_seconds:g} s; the file may be "
+                          "damaged.", "time")
+    # The soft CPU limit sends SIGXCPU, the hard one (5 s later) SIGKILL.
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_seconds >= limits.cpu_seconds):
+        return ToolFailed(f"{what} needed more than {limits.cpu_seconds} s of processor time; "
+                          "the file may be damaged.", "cpu")
+    if _PIXELS.search(stderr):
+        return ToolFailed(f"The picture is larger than the {limits.max_pixels / 1e6:g}-megapixel "
+                          "limit.", "pixels")
+    at_cap = output is not None and output.exists() and output.stat().st_size >= limits.output_bytes
+    if at_cap or signum == signal.SIGXFSZ or _TOO_LARGE.search(stderr):
+        return ToolFailed(f"{what} would have written more than {limits.output_bytes // MIB} MiB "
+                          "from this upload; the file looks malformed.", "output")
+    if _NO_MEMORY.search(stderr):
+        return ToolFailed(f"{what} needed more than the {limits.memory_bytes // MIB} MiB of "
+                          "memory allowed.", "memory")
+    if signum or os.WEXITSTATUS(status) != 0:
+        return ToolFailed(f"{what} failed: the file could not be read.", "failed")
+    return None
+
+
+def run(tool: str, source: Path, input_format: InputFormat, *, limits: Limits, what: str,
+        options: Sequence[str] = (), outputs: Sequence[str] = (), output: Path | None = None,
+        scratch: Path | None = None) -> Outcome:
+    """Run `tool` ('ffmpeg' or 'ffprobe') on the local file `source`, in the box.
+
+    `options` come before the input (input options), `outputs` after it; `output` is the file
+    the run writes, checked against the size cap. Raises `ToolFailed` with the uploader's
+    sentence; the tool's own stderr goes to the log only.
+    """
+    args = ["-hide_banner", "-nostdin", "-loglevel", "error"] if tool == "ffmpeg" else [
+        "-hide_banner", "-loglevel", "error"]
+    args += ["-protocol_whitelist", "file", *input_format.args(),
+             "-max_pixels", str(limits.max_pixels), *options,
+             "-i", f"file:{Path(source).resolve()}", *outputs]
+    argv = _command(tool, args, limits)
+    with tempfile.TemporaryDirectory(prefix="box-", dir=scratch) as tmp:
+        out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            started = time.monotonic()
+            pid = os.posix_spawn(argv[0], argv, {"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+                                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                                               (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                                               (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
+                                 setsid=True)
+            status, usage, timed_out = _wait(pid, started + limits.wall_seconds)
+        wall = time.monotonic() - started
+        stderr = _tail(err_path)
+        outcome = Outcome(stdout=out_path.read_bytes()[:_LOG_LIMIT], wall_seconds=wall,
+                          cpu_seconds=usage.ru_utime + usage.ru_stime,
+                          peak_rss_bytes=usage.ru_maxrss * 1024)
+    failure = _failure(what, limits, status, timed_out, outcome.cpu_seconds, stderr, output)
+    logger.info("ffmpeg-box tool=%s step=%r status=%s wall=%.2fs cpu=%.2fs peak_rss=%dMiB",
+                tool, what, failure.kind if failure else "ok", outcome.wall_seconds,
+                outcome.cpu_seconds, outcome.peak_rss_bytes // MIB)
+    if failure is not None:
+        logger.warning("ffmpeg-box %s stderr (for the operator only): %s", tool,
+                       stderr.decode("utf-8", "replace").strip()[-1000:])
+        if output is not None:
+            output.unlink(missing_ok=True)
+        raise failure
+    return outcome

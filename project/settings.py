@@ -210,8 +210,19 @@ MEDIA_HEARTBEAT_SECONDS = env.int("MEDIA_HEARTBEAT_SECONDS", default=10)
 MEDIA_ENQUEUE_GRACE_SECONDS = env.int("MEDIA_ENQUEUE_GRACE_SECONDS", default=30)
 # Retries of transient failures (S3 5xx, connection resets) back off from this many seconds.
 MEDIA_RETRY_BACKOFF_SECONDS = env.int("MEDIA_RETRY_BACKOFF_SECONDS", default=5)
-FFPROBE_TIMEOUT_SECONDS = env.int("FFPROBE_TIMEOUT_SECONDS", default=60)
-FFMPEG_TIMEOUT_SECONDS = env.int("FFMPEG_TIMEOUT_SECONDS", default=30 * 60)
+# ffprobe and ffmpeg run in a box (media_pipeline/ffmpeg.py): each limit below is enforced by
+# the kernel or by ffmpeg itself, on every run, whatever the file says.
+FFPROBE_TIMEOUT_SECONDS = env.int("FFPROBE_TIMEOUT_SECONDS", default=60)  # wall clock and CPU
+FFMPEG_TIMEOUT_SECONDS = env.int("FFMPEG_TIMEOUT_SECONDS", default=30 * 60)  # wall clock
+FFMPEG_CPU_SECONDS = env.int("FFMPEG_CPU_SECONDS", default=2 * FFMPEG_TIMEOUT_SECONDS)
+# Address space, not resident memory: ffmpeg maps about 300 MiB of libraries before reading.
+FFMPEG_MEMORY_BYTES = env.int("FFMPEG_MEMORY_BYTES", default=3 * 1024**3)
+# Decoders refuse larger pictures before allocating them (a 1 MB PNG can declare 16000x16000,
+# 1 GiB to decode). 120 MP is above every common camera and phone default (8K video is 33 MP).
+FFMPEG_MAX_PIXELS = env.int("FFMPEG_MAX_PIXELS", default=120_000_000)
+# No file ffmpeg writes may exceed max(ratio x the upload, the minimum).
+FFMPEG_OUTPUT_RATIO = env.float("FFMPEG_OUTPUT_RATIO", default=4.0)
+FFMPEG_OUTPUT_MIN_BYTES = env.int("FFMPEG_OUTPUT_MIN_BYTES", default=64 * 1024**2)
 
 # --- Streaming --------------------------------------------------------------------------------
 

@@ -81,6 +81,10 @@ class InputFormat:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a successful run printed and used. `peak_rss_bytes` is what the kernel reports for
+    the child, which counts the worker's own resident set at the moment of the spawn: an upper
+    bound on ffmpeg's own peak."""
+
     stdout: bytes
     wall_seconds: float
     cpu_seconds: float
@@ -179,8 +183,10 @@ def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_second
     if timed_out:
         return ToolFailed(f"{what} took longer than {limits.wall_seconds:g} s; the file may be "
                           "damaged.", "time")
-    # The soft CPU limit sends SIGXCPU, the hard one (5 s later) SIGKILL.
-    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and cpu_seconds >= limits.cpu_seconds):
+    failed = bool(signum) or os.WEXITSTATUS(status) != 0
+    # The soft CPU limit sends SIGXCPU, which ffmpeg catches to stop early; the hard one, 5 s
+    # later, SIGKILL.
+    if failed and (signum == signal.SIGXCPU or cpu_seconds >= limits.cpu_seconds):
         return ToolFailed(f"{what} needed more than {limits.cpu_seconds} s of processor time; "
                           "the file may be damaged.", "cpu")
     if _PIXELS.search(stderr):
@@ -193,7 +199,7 @@ def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_second
     if _NO_MEMORY.search(stderr):
         return ToolFailed(f"{what} needed more than the {limits.memory_bytes // MIB} MiB of "
                           "memory allowed.", "memory")
-    if signum or os.WEXITSTATUS(status) != 0:
+    if failed:
         return ToolFailed(f"{what} failed: the file could not be read.", "failed")
     return None
 

@@ -1,0 +1,149 @@
+"""The box ffmpeg and ffprobe run in: each limit stops a real ffmpeg on a real file."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from media_pipeline.ffmpeg import InputFormat, Limits, ToolFailed, network_isolation, run
+
+MIB = 1024 * 1024
+ROOMY = Limits(wall_seconds=60, cpu_seconds=60, memory_bytes=3 * 1024 * MIB,
+               output_bytes=256 * MIB, max_pixels=120_000_000)
+MOV = InputFormat.pinned("mov")
+
+
+def limits(**changes: float) -> Limits:
+    return Limits(**{**ROOMY.__dict__, **changes})
+
+
+def png(path: Path, width: int, height: int) -> Path:
+    """An all-black RGB PNG, written row by row without an image library."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = b"\0" * (1 + 3 * width)
+    rows = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("box") / "clip.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=640x480:rate=25:duration=4", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True, timeout=60)
+    return path
+
+
+def probe(path: Path, fmt: InputFormat = MOV, box: Limits = ROOMY) -> bytes:
+    return run("ffprobe", path, fmt, limits=box, what="Reading the media",
+               outputs=["-print_format", "json", "-show_streams"]).stdout
+
+
+def test_a_probe_reports_the_childs_own_peak_memory_and_cpu(clip: Path) -> None:
+    outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media",
+                  outputs=["-show_streams"])
+    assert b"codec_name=h264" in outcome.stdout
+    assert 1 * MIB < outcome.peak_rss_bytes < 500 * MIB
+    assert 0 < outcome.cpu_seconds < 10
+
+
+def test_a_file_read_with_another_demuxer_than_its_own_fails_plainly(clip: Path) -> None:
+    with pytest.raises(ToolFailed) as failure:
+        probe(clip, InputFormat.pinned("matroska"))
+    assert failure.value.kind == "failed"
+    assert str(failure.value) == "Reading the media failed: the file could not be read."
+
+
+def test_probing_among_an_allow_list_finds_a_listed_format(clip: Path) -> None:
+    assert b"h264" in probe(clip, InputFormat(("matroska", "mov")))
+
+
+def test_probing_among_an_allow_list_refuses_a_format_outside_it(clip: Path) -> None:
+    with pytest.raises(ToolFailed):
+        probe(clip, InputFormat(("matroska", "ogg")))
+
+
+def test_a_picture_over_the_pixel_cap_is_refused_before_it_is_decoded(tmp_path: Path) -> None:
+    picture = png(tmp_path / "big.png", 4000, 3000)
+    with pytest.raises(ToolFailed, match="larger than the 10-megapixel limit") as failure:
+        run("ffprobe", picture, InputFormat.pinned("png_pipe"), what="Reading the media",
+            limits=limits(max_pixels=10_000_000), outputs=["-show_streams"])
+    assert failure.value.kind == "pixels"
+
+
+def test_a_picture_under_the_pixel_cap_is_read(tmp_path: Path) -> None:
+    picture = png(tmp_path / "small.png", 400, 300)
+    assert b'"width": 400' in probe(picture, InputFormat.pinned("png_pipe"))
+
+
+def test_an_output_that_reaches_its_cap_fails_and_is_removed(clip: Path, tmp_path: Path) -> None:
+    target = tmp_path / "copy.mp4"
+    with pytest.raises(ToolFailed, match="more than 0 MiB") as failure:
+        run("ffmpeg", clip, MOV, limits=limits(output_bytes=clip.stat().st_size // 4),
+            what="Copying", outputs=["-c", "copy", "-f", "mp4", f"file:{target}"], output=target)
+    assert failure.value.kind == "output"
+    assert not target.exists()
+
+
+def test_a_run_past_its_wall_clock_is_killed(tmp_path: Path) -> None:
+    fifo = tmp_path / "never-ends"
+    os.mkfifo(fifo)  # nobody ever writes: the reader waits forever
+    started = time.monotonic()
+    with pytest.raises(ToolFailed, match="longer than 1 s") as failure:
+        probe(fifo, box=limits(wall_seconds=1))
+    assert failure.value.kind == "time"
+    assert time.monotonic() - started < 5
+
+
+def test_a_run_past_its_cpu_time_is_stopped(clip: Path, tmp_path: Path) -> None:
+    target = tmp_path / "slow.mp4"
+    with pytest.raises(ToolFailed, match="more than 1 s of processor time") as failure:
+        run("ffmpeg", clip, MOV, limits=limits(cpu_seconds=1), what="Encoding",
+            outputs=["-c:v", "libx264", "-preset", "veryslow", "-f", "mp4", f"file:{target}"],
+            output=target)
+    assert failure.value.kind == "cpu"
+
+
+def test_a_run_over_its_address_space_fails_for_memory(tmp_path: Path) -> None:
+    picture = png(tmp_path / "wide.png", 10000, 10000)  # 300 MB of RGB once decoded
+    target = tmp_path / "frame.jpg"
+    with pytest.raises(ToolFailed, match="more than the 500 MiB of memory") as failure:
+        run("ffmpeg", picture, InputFormat.pinned("png_pipe"), what="Decoding",
+            limits=limits(memory_bytes=500 * MIB), outputs=["-frames:v", "1", f"file:{target}"],
+            output=target)
+    assert failure.value.kind == "memory"
+
+
+def test_the_childs_stderr_never_reaches_the_message(clip: Path) -> None:
+    with pytest.raises(ToolFailed) as failure:
+        probe(clip, InputFormat.pinned("matroska"))
+    assert str(clip) not in str(failure.value) and "EBML" not in str(failure.value)
+
+
+def test_the_isolation_prefix_gives_a_child_no_route_to_loopback() -> None:
+    prefix = network_isolation()
+    assert prefix, "unshare --net works on this machine (root, or user namespaces allowed)"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = (f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)")
+        inside = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
+                                timeout=30)
+        outside = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+    assert outside.returncode == 0
+    assert inside.returncode != 0 and b"Network is unreachable" in inside.stderr

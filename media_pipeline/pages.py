@@ -32,7 +32,7 @@ from media_pipeline.access import visible_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
 from streaming.conf import stream_settings
-from streaming.signing import stream_url
+from streaming.signing import Grant, stream_url
 
 View = Callable[..., HttpResponse]
 
@@ -115,9 +115,10 @@ class AssetView:
     duration: str
 
     @classmethod
-    def of(cls, asset: MediaAsset) -> AssetView:
+    def of(cls, asset: MediaAsset, grant: Grant = Grant.OWNER) -> AssetView:
+        """`grant`: the owner's URLs, or a viewer's, which stop when the share is withdrawn."""
         ready = asset.status == MediaAsset.Status.READY
-        signed = stream_url(asset) if ready else None
+        signed = stream_url(asset, grant) if ready else None
         poster = (reverse("media_pipeline:poster", args=[asset.id])
                   if ready and asset.poster_key else None)
         # An image is its own thumbnail; `<img>` never executes what it loads.
@@ -176,7 +177,7 @@ def player(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     is_owner = request.user.is_authenticated and asset.owner_id == request.user.pk
     page_url = reverse("media_pipeline:player", args=[asset.id])
     return render(request, "media_pipeline/player.html", {
-        "item": AssetView.of(asset),
+        "item": AssetView.of(asset, Grant.OWNER if is_owner else Grant.SHARE),
         "asset": asset,
         "is_owner": is_owner,
         "share_url": request.build_absolute_uri(page_url) if asset.is_public else None,

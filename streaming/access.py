@@ -1,4 +1,5 @@
-"""Who may stream an asset: a valid signature, the owner's session, or a public asset.
+"""Who may stream an asset: a signature whose grant still holds (streaming/signing.py), the
+owner's session, or a public asset.
 
 The signature is checked before the database is touched, so a forged URL costs one HMAC.
 Private assets answer 404 (not 403) to anyone without access, so their ids cannot be probed.
@@ -142,7 +143,7 @@ def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> StreamAsset:
     asset = ready_asset(asset_id)
     if asset is None:
         raise Http404("no such asset")
-    if check is SignatureCheck.VALID or asset.is_public:
+    if check.allows(asset.is_public) or asset.is_public:
         return asset
     user = request.user
     if user.is_authenticated and user.pk == asset.owner_id:

@@ -1,9 +1,19 @@
-"""Signed, expiring stream URLs: `/stream/<asset id>/?sig=<timestamp>:<signature>`.
+"""Signed, expiring stream URLs: `/stream/<asset id>/?sig=<grant>:<timestamp>:<signature>`.
 
-The signature is Django's `TimestampSigner` (HMAC-SHA256 over the asset id with a salt of its
-own) so it cannot be replayed for another asset or reused from another signing purpose, and
-checking it costs one HMAC, no database query. The URL carries only the asset's UUID: the file
-it names is found through `MediaAsset.storage_key`, never through anything in the URL.
+The signature is Django's `TimestampSigner` (HMAC-SHA256 over the asset id and the grant, with
+a salt of its own) so it cannot be replayed for another asset, turned into another grant, or
+reused from another signing purpose, and checking it costs one HMAC, no database query. The
+URL carries only the asset's UUID: the file it names is found through
+`MediaAsset.storage_key`, never through anything in the URL.
+
+A URL means what it was issued for (the grant), checked against the row on every request:
+
+- `o`, owner: given to the asset's owner (their pages, the API); good for STREAM_URL_TTL.
+- `s`, share: given to anyone else viewing a public asset; good for STREAM_URL_TTL while the
+  asset stays public. Withdrawing the share stops every such URL at once.
+
+A deleted asset has no row, so every URL for it stops too. A timestamp from the future (more
+than a minute of clock skew between web hosts) is refused: nobody holding the key signs one.
 """
 
 from __future__ import annotations
@@ -22,13 +32,28 @@ from media_pipeline.models import MediaAsset
 from streaming.conf import stream_settings
 
 SIGNATURE_PARAM = "sig"
-_SALT = "streaming.stream-url"
+_SALT = "streaming.stream-url.v2"  # v2: the grant is signed too; older URLs no longer verify
+# Web hosts' clocks may differ by this much; a URL signed further ahead was not signed by us.
+CLOCK_SKEW_SECONDS = 60
+
+
+class Grant(enum.Enum):
+    OWNER = "o"
+    SHARE = "s"
 
 
 class SignatureCheck(enum.Enum):
     ABSENT = "absent"
-    VALID = "valid"
-    INVALID = "invalid"  # tampered, for another asset, or expired: 403
+    OWNER = "owner"  # an owner's URL, within its lifetime
+    SHARE = "share"  # a shared URL, within its lifetime: good while the asset is public
+    INVALID = "invalid"  # tampered, for another asset, expired or from the future: 403
+
+    def allows(self, is_public: bool) -> bool:
+        """Whether a request with this signature may read an asset that is (not) public."""
+        return self is SignatureCheck.OWNER or (self is SignatureCheck.SHARE and is_public)
+
+
+_CHECK_OF_GRANT = {Grant.OWNER.value: SignatureCheck.OWNER, Grant.SHARE.value: SignatureCheck.SHARE}
 
 
 class _StreamSigner(signing.TimestampSigner):
@@ -43,12 +68,14 @@ class _StreamSigner(signing.TimestampSigner):
 
     def __init__(self) -> None:
         super().__init__(salt=_SALT)
-        self.signed_at = lru_cache(maxsize=4096)(self._signed_at)
+        self.signed = lru_cache(maxsize=4096)(self._signed)
 
-    def _signed_at(self, signed_value: str) -> int:
-        """When `signed_value` was signed (a Unix time); BadSignature if its MAC is wrong."""
+    def _signed(self, signed_value: str) -> tuple[str, int]:
+        """The grant and when `signed_value` was signed (a Unix time); BadSignature if its MAC
+        is wrong."""
         value = signing.Signer.unsign(self, signed_value)  # the MAC alone: no age check here
-        return signing.b62_decode(value.rsplit(self.sep, 1)[1])
+        rest, timestamp = value.rsplit(self.sep, 1)
+        return rest.rsplit(self.sep, 1)[-1], signing.b62_decode(timestamp)
 
 
 @cache
@@ -63,16 +90,16 @@ def _forget_signer(**_: object) -> None:
     _signer.cache_clear()
 
 
-def sign_asset_id(asset_id: uuid.UUID) -> str:
-    """The `sig` value for an asset: '<timestamp>:<signature>'."""
-    value = str(asset_id)
-    return _signer().sign(value)[len(value) + 1 :]
+def sign_asset_id(asset_id: uuid.UUID, grant: Grant = Grant.OWNER) -> str:
+    """The `sig` value for an asset: '<grant>:<timestamp>:<signature>'."""
+    value = f"{asset_id}{_signer().sep}{grant.value}"
+    return _signer().sign(value)[len(str(asset_id)) + 1 :]
 
 
-def stream_url(asset: MediaAsset) -> str:
+def stream_url(asset: MediaAsset, grant: Grant = Grant.OWNER) -> str:
     """The relative, signed stream URL of `asset`, valid for STREAM_URL_TTL seconds."""
     path = reverse("streaming:stream", kwargs={"asset_id": asset.id})
-    return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id)}"
+    return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id, grant)}"
 
 
 def check_signature(asset_id: uuid.UUID, signature: str | None) -> SignatureCheck:
@@ -80,10 +107,11 @@ def check_signature(asset_id: uuid.UUID, signature: str | None) -> SignatureChec
     if signature is None:
         return SignatureCheck.ABSENT
     try:
-        signed_at = _signer().signed_at(f"{asset_id}:{signature}")
-    except signing.BadSignature:
+        grant, signed_at = _signer().signed(f"{asset_id}:{signature}")
+    except (signing.BadSignature, ValueError):
         return SignatureCheck.INVALID
-    # As TimestampSigner.unsign(max_age=...) does it.
-    if time.time() - signed_at > stream_settings().url_ttl:
-        return SignatureCheck.INVALID  # expired
-    return SignatureCheck.VALID
+    age = time.time() - signed_at
+    # As TimestampSigner.unsign(max_age=...) does it, and no dates from the future.
+    if age > stream_settings().url_ttl or age < -CLOCK_SKEW_SECONDS:
+        return SignatureCheck.INVALID
+    return _CHECK_OF_GRANT.get(grant, SignatureCheck.INVALID)

@@ -67,6 +67,7 @@ _INERT = (
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "media_pipeline.auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "axes.middleware.AxesMiddleware",  # acts only on a sign-in that django-axes locked out
 )
 _UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # Django's <uuid:>
 _BLOCK = 256 * 1024  # read size where the server cannot sendfile
@@ -263,10 +264,11 @@ class SignedStreamFastPath:
             if process_request(request) is not None:
                 return None
         query = _query(environ)
-        if check_signature(asset_id, query.get(SIGNATURE_PARAM)) is not SignatureCheck.VALID:
+        check = check_signature(asset_id, query.get(SIGNATURE_PARAM))
+        if check not in (SignatureCheck.OWNER, SignatureCheck.SHARE):
             return None
         asset = ready_asset(asset_id)
-        if asset is None:
+        if asset is None or not check.allows(asset.is_public):
             return None
         reply = answer(request.method or "GET", _EnvironHeaders(environ), asset,
                        download=query.get("download") == "1", conf=stream_settings())

@@ -13,11 +13,12 @@ from tests.pages.conftest import MakeAsset, elements
 pytestmark = pytest.mark.django_db
 
 
-def assert_signed_stream_url(url: str, asset: MediaAsset) -> None:
+def assert_signed_stream_url(url: str, asset: MediaAsset,
+                             grant: SignatureCheck = SignatureCheck.OWNER) -> None:
     parts = urlsplit(url)
     assert parts.path == f"/stream/{asset.id}/"
     [signature] = parse_qs(parts.query)["sig"]
-    assert check_signature(asset.id, signature) is SignatureCheck.VALID
+    assert check_signature(asset.id, signature) is grant
 
 
 def test_video_element_streams_from_the_signed_url(owner_client: Client,
@@ -133,7 +134,7 @@ def test_public_asset_plays_signed_out_with_a_share_link(make_asset: MakeAsset) 
     response = Client().get(f"/media/{asset.id}/")
     assert response.status_code == 200
     [video] = elements(response.content, "video")
-    assert_signed_stream_url(video["src"], asset)
+    assert_signed_stream_url(video["src"], asset, SignatureCheck.SHARE)  # stops if unshared
     [share] = [i for i in elements(response.content, "input") if "data-share-url" in i]
     assert share["value"] == f"http://testserver/media/{asset.id}/"
     # A visitor sees no owner controls.

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
+from django.core import signing as django_signing
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -17,7 +18,7 @@ from media_pipeline.models import MediaAsset
 from streaming import signing
 from streaming.access import StreamAsset, ready_asset
 from streaming.conf import stream_settings
-from streaming.signing import sign_asset_id, stream_url
+from streaming.signing import Grant, sign_asset_id, stream_url
 from tests.streaming.conftest import MakeAsset
 
 
@@ -54,6 +55,62 @@ def test_expired_signature_is_403(client: Client, make_asset: MakeAsset, setting
     url = stream_url(make_asset())
     settings.STREAM_URL_TTL = -1  # every signature is now older than the TTL
     assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_signature_dated_in_the_future_is_403(client: Client, make_asset: MakeAsset,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    asset = make_asset()
+    ahead = time.time() + 10 * 365 * 86400
+    monkeypatch.setattr(django_signing, "time", SimpleNamespace(time=lambda: ahead))
+    url = stream_url(asset)
+    monkeypatch.undo()
+    assert client.get(url).status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_signature_within_the_clock_skew_is_accepted(client: Client, make_asset: MakeAsset,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    asset = make_asset()
+    ahead = time.time() + signing.CLOCK_SKEW_SECONDS / 2
+    monkeypatch.setattr(django_signing, "time", SimpleNamespace(time=lambda: ahead))
+    url = stream_url(asset)
+    monkeypatch.undo()
+    assert client.get(url).status_code == HTTPStatus.OK
+
+
+def test_a_shared_url_stops_when_the_share_is_withdrawn(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(is_public=True)
+    url = stream_url(asset, Grant.SHARE)
+    assert client.get(url).status_code == HTTPStatus.OK
+    MediaAsset.objects.filter(pk=asset.pk).update(is_public=False)
+    assert client.get(url).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_an_owners_url_keeps_playing_after_unsharing(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(is_public=True)
+    url = stream_url(asset, Grant.OWNER)
+    MediaAsset.objects.filter(pk=asset.pk).update(is_public=False)
+    assert client.get(url).status_code == HTTPStatus.OK
+
+
+def test_a_shared_grant_cannot_be_rewritten_into_an_owners(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset(is_public=True)
+    grant, _, rest = sign_asset_id(asset.id, Grant.SHARE).partition(":")
+    assert grant == "s"
+    assert client.get(f"{unsigned_url(asset)}?sig=o:{rest}").status_code == HTTPStatus.FORBIDDEN
+
+
+def test_a_deleted_assets_url_is_404(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    url = stream_url(asset)
+    asset.delete()
+    assert client.get(url).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_a_url_in_the_old_format_without_a_grant_is_403(client: Client, make_asset: MakeAsset) -> None:
+    asset = make_asset()
+    old = django_signing.TimestampSigner(salt="streaming.stream-url").sign(str(asset.id))
+    response = client.get(f"{unsigned_url(asset)}?sig={old.partition(':')[2]}")
+    assert response.status_code == HTTPStatus.FORBIDDEN
 
 
 def test_owner_session_streams_without_signature(client: Client, make_asset: MakeAsset, owner: User) -> None:
@@ -129,11 +186,11 @@ def test_a_remembered_signature_still_expires(client: Client, make_asset: MakeAs
 def test_forged_signatures_are_not_remembered(client: Client, make_asset: MakeAsset) -> None:
     asset = make_asset()
     assert client.get(stream_url(asset)).status_code == HTTPStatus.OK
-    remembered = signing._signer().signed_at.cache_info().currsize
+    remembered = signing._signer().signed.cache_info().currsize
     assert remembered >= 1
     for forged in ("1:AAAA", "zzzz:" + "A" * 43, sign_asset_id(uuid.uuid4())):
         assert client.get(f"{unsigned_url(asset)}?sig={forged}").status_code == HTTPStatus.FORBIDDEN
-    assert signing._signer().signed_at.cache_info().currsize == remembered
+    assert signing._signer().signed.cache_info().currsize == remembered
 
 
 def test_an_edited_asset_is_answered_from_its_new_row(client: Client, make_asset: MakeAsset) -> None:

@@ -20,7 +20,8 @@ from django.core.signals import request_finished
 from django.db import close_old_connections, connection
 from django.test import RequestFactory
 
-from streaming.signing import stream_url
+from media_pipeline.models import MediaAsset
+from streaming.signing import Grant, stream_url
 from streaming.wsgi import SignedStreamFastPath
 from tests.streaming.conftest import MakeAsset, payload
 
@@ -258,3 +259,12 @@ def test_with_close_old_connections_disconnected_no_connection_is_closed(
     finally:
         request_finished.connect(close_old_connections)
     assert checked == []
+
+
+def test_a_withdrawn_share_is_left_to_django_which_answers_404(make_asset: MakeAsset) -> None:
+    asset = make_asset(DATA, is_public=True)
+    url = stream_url(asset, Grant.SHARE)
+    MediaAsset.objects.filter(pk=asset.pk).update(is_public=False)
+    fast, slow, handed_over = both(url)
+    assert handed_over == 1
+    assert fast[0].split()[0] == slow[0].split()[0] == "404"

@@ -13,6 +13,8 @@ import botocore.config
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from project.secret_key import local_secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -23,16 +25,19 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 
 if not DEBUG:
-    # Production refuses to start half-configured rather than run with a public dev secret.
-    if SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+    # Production refuses to start half-configured: every web host must share one given key.
+    if len(SECRET_KEY) < 32:
         raise ImproperlyConfigured("DJANGO_DEBUG=false needs SECRET_KEY (32+ random characters).")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_DEBUG=false needs ALLOWED_HOSTS (comma-separated).")
+
+if not SECRET_KEY:
+    # The embedded setup (`make run`, manage.py): a random key made on the first start.
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

@@ -6,6 +6,7 @@ import json
 import logging
 from http import HTTPStatus
 
+from django import forms
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
@@ -26,7 +27,21 @@ logger = logging.getLogger(__name__)
 
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_OVERHEAD = 64 * 1024
+LIST_LIMIT_DEFAULT = 100
 LIST_LIMIT_MAX = 500
+# Far beyond any one user's assets, and small enough for every database's OFFSET.
+LIST_OFFSET_MAX = 2**31 - 1
+
+
+class PagingForm(forms.Form):
+    """`?limit=&offset=`: whole numbers in range, or absent; anything else is a 400 with the
+    reason (Django's own field validation, so "1e9", "-1" and 10**20 are all refused)."""
+
+    limit = forms.IntegerField(min_value=1, max_value=LIST_LIMIT_MAX, required=False)
+    offset = forms.IntegerField(min_value=0, max_value=LIST_OFFSET_MAX, required=False)
+
+    def reason(self) -> str:
+        return " ".join(f"{name}: {' '.join(messages)}" for name, messages in self.errors.items())
 
 
 def error(message: str, status: HTTPStatus) -> JsonResponse:
@@ -55,11 +70,11 @@ def media_collection(request: HttpRequest) -> HttpResponse:
         return create_asset(request)
     if request.method != "GET":
         return error("Use GET or POST.", HTTPStatus.METHOD_NOT_ALLOWED)
-    try:
-        limit = min(int(request.GET.get("limit", 100)), LIST_LIMIT_MAX)
-        offset = max(int(request.GET.get("offset", 0)), 0)
-    except ValueError:
-        return error("limit and offset must be integers.", HTTPStatus.BAD_REQUEST)
+    paging = PagingForm(request.GET)
+    if not paging.is_valid():
+        return error(paging.reason(), HTTPStatus.BAD_REQUEST)
+    limit = paging.cleaned_data["limit"] or LIST_LIMIT_DEFAULT
+    offset = paging.cleaned_data["offset"] or 0
     assets = owned_assets(request)
     page = [asset_json(a) for a in assets[offset:offset + limit]]
     return JsonResponse({"count": assets.count(), "results": page})
@@ -70,6 +85,8 @@ def create_asset(request: HttpRequest) -> HttpResponse:
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
+        declared = -1
+    if declared < 0:
         return error("Invalid Content-Length.", HTTPStatus.BAD_REQUEST)
     if declared > settings.MEDIA_MAX_UPLOAD_SIZE + MULTIPART_OVERHEAD:
         # Decided before reading a byte of the body.

@@ -143,3 +143,31 @@ def test_only_visibility_can_be_patched(client: Client, alice: User, bearer: dic
     asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
     response = client.patch(f"/api/media/{asset.id}/", payload, content_type="application/json", **bearer)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("limit=-1", "limit"), ("limit=0", "limit"), ("limit=501", "limit"), ("limit=abc", "limit"),
+    ("limit=1e3", "limit"), ("offset=-1", "offset"), ("offset=100000000000000000000", "offset"),
+    ("offset=%00", "offset"), ("limit=%F0%9F%92%A9", "limit"),
+])
+def test_nonsense_paging_is_400_with_the_reason(client: Client, bearer: dict, query: str,
+                                                field: str) -> None:
+    response = client.get(f"/api/media/?{query}", **bearer)
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(f"{field}: ")
+
+
+@pytest.mark.parametrize(("query", "shown"), [("", 3), ("limit=2", 2), ("offset=2", 1),
+                                              ("limit=&offset=", 3), ("offset=2147483647", 0)])
+def test_paging_in_range_lists_that_page(client: Client, bearer: dict, alice: User, query: str,
+                                         shown: int) -> None:
+    for name in ("a", "b", "c"):
+        MediaAsset.objects.create(owner=alice, filename=name, storage="local")
+    body = client.get(f"/api/media/?{query}", **bearer).json()
+    assert body["count"] == 3 and len(body["results"]) == shown
+
+
+def test_a_negative_content_length_is_400(client: Client, bearer: dict) -> None:
+    response = client.generic("POST", "/api/media/", b"", content_type="multipart/form-data; boundary=x",
+                              CONTENT_LENGTH="-5", **bearer)
+    assert response.status_code == 400 and response.json()["error"] == "Invalid Content-Length."

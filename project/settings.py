@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "storages",
+    "axes",
     "media_pipeline",
     "streaming",
 ]
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "media_pipeline.auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the 429 lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -108,6 +111,37 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# Login throttling (django-axes). Its backend comes first so a locked-out sign-in is refused
+# before any password is checked; ModelBackend still does the authenticating.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Either one locks: guessing one account's password from many addresses, or trying many
+# accounts from one address, gets AXES_FAILURE_LIMIT tries per cool-off.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+# Read in seconds like every duration here; django-axes takes a float as hours.
+AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_SECONDS", default=15 * 60) / 3600
+# A successful sign-in clears nothing: axes would clear every failure from that address too,
+# so anyone with an account could sign in between guesses at another and never be locked.
+# Failures still expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
+# Failures are what the lock needs; a row for every successful sign-in would only grow.
+AXES_DISABLE_ACCESS_LOG = True
+# Every attempt while locked starts the cool-off again, so the lockout page's "try again in"
+# stays true for whoever reads it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_CALLABLE = "project.lockout.lockout_response"
+# Proxies of ours in front (nginx) that append the client to X-Forwarded-For. At 0 only
+# REMOTE_ADDR counts: trusting the header with no proxy to vouch for it lets any client pick
+# a fresh address per attempt; behind nginx with 0, every client shares nginx's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "project.lockout.client_ip_address"
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= 0 or TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_SECONDS must be 1 or more, "
+                               "TRUSTED_PROXY_COUNT 0 or more.")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -344,8 +344,9 @@ def main() -> None:
                                   "sha256": digest}])["big"]
         url, nginx_path = asset["url"], "/direct/" + asset["key"]
         with gunicorn(site, workers=None, threads=None) as app:  # make run's worker and thread counts
-            # nginx serving the same file straight from disk: the baseline for every ratio.
-            extra = ("server { listen 127.0.0.1:%d; sendfile on; tcp_nopush on; "
+            # nginx serving the same file straight from disk: the baseline for every ratio,
+            # logging nothing, as gunicorn here (WEB_ACCESS_LOG=off).
+            extra = ("server { listen 127.0.0.1:%d; sendfile on; tcp_nopush on; access_log off; "
                      "location /direct/ { alias %s/; } }")
             direct_port = free_port()
             with nginx(site, app.port, extra=extra % (direct_port, site.media_root)):

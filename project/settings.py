@@ -138,6 +138,9 @@ AXES_LOCKOUT_CALLABLE = "project.lockout.lockout_response"
 # REMOTE_ADDR counts: trusting the header with no proxy to vouch for it lets any client pick
 # a fresh address per attempt; behind nginx with 0, every client shares nginx's address.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Behind our nginx, which always replaces X-Forwarded-Proto with its own $scheme: that header
+# then says whether the client's connection was HTTPS (secure cookies, redirects, CSRF).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 AXES_CLIENT_IP_CALLABLE = "project.lockout.client_ip_address"
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= 0 or TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_SECONDS must be 1 or more, "

@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.nginx_config import MAIN_CONF, SITE_CONF, SITE_DIR, render
 from tests.services import ROOT, free_port, port_open, spawn, stop_process, wait_for
 
 VENV_BIN = Path(sys.executable).parent
-NGINX_EXAMPLE = ROOT / "deploy" / "nginx" / "media.conf"
 
 # Runs inside the project's settings: creates the owner and one READY local asset per spec,
 # hard-linking (or copying) the given file into MEDIA_ROOT, and prints {name: stream_url}.
@@ -172,45 +172,35 @@ def uvicorn(site: Site, **env: str) -> Iterator[Server]:
         yield server
 
 
-def nginx_conf(site: Site, listen: int, upstream: int, prefix: Path, extra: str = "") -> str:
-    """A whole nginx.conf around the shipped example server block, paths made local."""
-    server = (NGINX_EXAMPLE.read_text()
-              .replace("127.0.0.1:8000", f"127.0.0.1:{upstream}")
-              .replace("listen 80;", f"listen 127.0.0.1:{listen};")
-              .replace("/srv/media-pipeline/var/media/", f"{site.media_root}/"))
-    temp = prefix / "tmp"
-    return f"""
-daemon off;
-worker_processes 2;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-{"user root;" if os.geteuid() == 0 else ""}
-events {{ worker_connections 4096; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    client_body_temp_path {temp}/body;
-    proxy_temp_path {temp}/proxy;
-    fastcgi_temp_path {temp}/fastcgi;
-    uwsgi_temp_path {temp}/uwsgi;
-    scgi_temp_path {temp}/scgi;
-    {server}
-    {extra}
-}}
-"""
+def nginx_site(site: Site, listen: int, upstream: int) -> str:
+    """deploy/nginx/media.conf rendered for this site, as the nginx image renders it for
+    docker-compose.yml from its MEDIA_PIPELINE_* environment."""
+    return render(SITE_CONF.read_text(), {
+        "MEDIA_PIPELINE_LISTEN": f"127.0.0.1:{listen}",
+        "MEDIA_PIPELINE_UPSTREAM": f"127.0.0.1:{upstream}",
+        "MEDIA_PIPELINE_MEDIA_ROOT": str(site.media_root),
+    })
 
 
 @contextmanager
 def nginx(site: Site, upstream: int, extra: str = "") -> Iterator[Server]:
-    """Debian's nginx with the example config, in front of a server on `upstream`."""
+    """Debian's nginx running the shipped configuration in front of a server on `upstream`.
+
+    The prefix is laid out as the image lays out /etc/nginx: nginx.conf itself (a symlink, so
+    its relative include finds the site beside it) and the rendered media.conf; `extra`
+    (another server block) goes in the same include directory. What compose leaves to the
+    image is given on the command line: no daemon, a pid file of its own, and, as root,
+    workers that may read the site's files.
+    """
     port = free_port()
     prefix = site.workdir / f"nginx-{port}"
-    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    (prefix / SITE_DIR).mkdir(parents=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(site, port, upstream, prefix, extra))
-    argv = ["/usr/sbin/nginx", "-c", str(conf), "-p", str(prefix)]
+    conf.symlink_to(MAIN_CONF)
+    (prefix / SITE_DIR / "media.conf").write_text(nginx_site(site, port, upstream))
+    if extra:
+        (prefix / SITE_DIR / "extra.conf").write_text(extra)
+    main = f"daemon off; pid {prefix / 'nginx.pid'};" + (" user root;" if os.geteuid() == 0 else "")
+    argv = ["/usr/sbin/nginx", "-c", str(conf), "-p", f"{prefix}/", "-g", main]
     with running(argv, site.env, port, prefix / "stdout.log") as server:
         yield server

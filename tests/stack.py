@@ -23,7 +23,9 @@ from tests.services import ROOT, VENV_BIN, free_port, port_open, spawn, stop_pro
 
 class AppStack:
     def __init__(self, workdir: Path, redis_url: str, extra_env: dict[str, str] | None = None,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, root: Path = ROOT) -> None:
+        """`root`: the checkout whose code runs (benchmarks compare another commit's)."""
+        self.root = root
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -57,7 +59,7 @@ class AppStack:
 
     def manage(self, *args: str, check: bool = True, timeout: float = 120) -> str:
         result = subprocess.run(
-            [str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=self.env,
+            [str(VENV_BIN / "python"), "manage.py", *args], cwd=self.root, env=self.env,
             capture_output=True, text=True, timeout=timeout,
         )
         if check and result.returncode != 0:
@@ -70,7 +72,8 @@ class AppStack:
 
     def start_web(self) -> AppStack:
         self.web = spawn([str(VENV_BIN / "gunicorn"), "project.wsgi", "-c", "project/gunicorn_conf.py",
-                          "--bind", f"127.0.0.1:{self.port}"], self.workdir / "web.log", env=self.env)
+                          "--bind", f"127.0.0.1:{self.port}"], self.workdir / "web.log", env=self.env,
+                         cwd=self.root)
         wait_for(lambda: port_open(self.port), 30, "gunicorn")
         return self
 
@@ -83,7 +86,8 @@ class AppStack:
         ]
         if beat:
             argv += ["--beat", "--schedule", str(self.workdir / f"beat-{name}")]
-        proc = spawn(argv, self.workdir / f"worker-{name}.log", env={**self.env, **(extra_env or {})})
+        proc = spawn(argv, self.workdir / f"worker-{name}.log", env={**self.env, **(extra_env or {})},
+                     cwd=self.root)
         self.workers[name] = proc
         wait_for(lambda: "ready." in self.log(f"worker-{name}"), 60, f"celery worker {name}")
         return proc

@@ -18,7 +18,7 @@ from typing import Any
 import magic
 
 from media_pipeline.errors import Unacceptable
-from media_pipeline.ffmpeg import InputFormat, Limits, ToolFailed, run
+from media_pipeline.ffmpeg import InputFormat, Limits, ToolFailed, pixel_cap_failure, run
 
 SNIFF_BYTES = 64 * 1024
 
@@ -186,8 +186,7 @@ def probe(source: Path, mime: str, limits: Limits, scratch: Path | None = None) 
                            "short, or not what it claims to be.") from exc
     info = parse_ffprobe(outcome.stdout.decode("utf-8", "replace"))
     if info.width and info.height and info.width * info.height > limits.max_pixels:
-        raise ToolFailed(f"The picture is larger than the {limits.max_pixels / 1e6:g}-megapixel "
-                         "limit.", "pixels")
+        raise pixel_cap_failure(limits)
     return info
 
 

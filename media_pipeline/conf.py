@@ -6,8 +6,10 @@ from django.conf import settings
 
 from media_pipeline.ffmpeg import Limits
 
-# A probe prints a few KiB of JSON; the cap only bounds what a hostile file can make it write.
+# A probe prints a few KiB of JSON, a poster is a JPEG of at most 640 px: these caps only bound
+# what a hostile file can make them write.
 PROBE_OUTPUT_BYTES = 64 * 1024 * 1024
+POSTER_OUTPUT_BYTES = 16 * 1024 * 1024
 
 
 def probe_limits() -> Limits:
@@ -22,14 +24,25 @@ def probe_limits() -> Limits:
 
 
 def ffmpeg_limits(input_size: int) -> Limits:
-    """For ffmpeg: any file it writes stays within FFMPEG_OUTPUT_RATIO times the input, and at
-    least FFMPEG_OUTPUT_MIN_BYTES (a stream copy of a hostile sample table would write the same
-    bytes thousands of times)."""
+    """For a stream copy (the faststart remux), which writes about what it reads: its output
+    stays within FFMPEG_OUTPUT_RATIO times the input, or FFMPEG_OUTPUT_MIN_BYTES for small ones
+    (a hostile sample table would make it write the same bytes thousands of times)."""
     return Limits(
         wall_seconds=settings.FFMPEG_TIMEOUT_SECONDS,
         cpu_seconds=settings.FFMPEG_CPU_SECONDS,
         memory_bytes=settings.FFMPEG_MEMORY_BYTES,
         output_bytes=max(settings.FFMPEG_OUTPUT_MIN_BYTES,
                          int(input_size * settings.FFMPEG_OUTPUT_RATIO)),
+        max_pixels=settings.FFMPEG_MAX_PIXELS,
+    )
+
+
+def poster_limits() -> Limits:
+    """For the poster frame: one small JPEG, whatever the input's size."""
+    return Limits(
+        wall_seconds=settings.FFMPEG_TIMEOUT_SECONDS,
+        cpu_seconds=settings.FFMPEG_CPU_SECONDS,
+        memory_bytes=settings.FFMPEG_MEMORY_BYTES,
+        output_bytes=POSTER_OUTPUT_BYTES,
         max_pixels=settings.FFMPEG_MAX_PIXELS,
     )

@@ -10,16 +10,20 @@ input"). So every run here:
 - gets no network: a fresh network namespace (`unshare --net`), checked once per process and,
   where the kernel or container refuses it, said once in the log (the other limits still hold);
 - runs under limits the kernel enforces (`prlimit`): CPU seconds, address space, the size of any
-  file it writes (ffmpeg ignores SIGXFSZ and exits 0 with a truncated file, so an output that
-  reached the cap is treated as a failure here), no core dumps; a wall-clock deadline; and
-  decoders refuse pictures over a pixel cap before allocating them (`-max_pixels`);
-- starts with an empty environment (no AWS keys, no proxies) and its stdin closed;
+  file it writes (SIGXFSZ kills it; an output that reached the cap is a failure even if the
+  tool said otherwise), no core dumps; a wall-clock deadline; decoders refuse pictures over a
+  pixel cap before allocating them (`-max_pixels`); and it dies with the worker that started
+  it (`setpriv --pdeathsig KILL`), or is killed and reaped if the wait is interrupted (a Celery
+  soft time limit);
+- starts with an empty environment (no AWS keys, no proxies), default signal handling and its
+  stdin closed;
 - keeps its stderr out of anything a user sees (it can carry paths and URLs): it goes to the log,
   and failures leave as `Unacceptable` with a sentence for the uploader.
 
-Why by hand rather than `subprocess.run`: the child's peak memory and CPU come from `os.wait4`,
-which `subprocess` does not expose, and `posix_spawn` avoids a `preexec_fn` in a worker that
-runs a heartbeat thread (`preexec_fn` is unsafe with threads).
+Why by hand rather than `subprocess.run`: the child's CPU time comes from `os.wait4` and its
+peak memory from sampling its own `VmHWM` while it runs (the rusage of a spawned child counts
+the parent's high-water mark too), neither of which `subprocess` exposes; `posix_spawn` avoids
+a `preexec_fn` in a worker that runs a heartbeat thread (`preexec_fn` is unsafe with threads).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -46,10 +51,19 @@ MIB = 1024 * 1024
 # What a child may print before the file-size limit stops it; far above any real ffprobe JSON.
 _LOG_LIMIT = 64 * MIB
 _STDERR_TAIL = 4096
-# Known stderr lines, matched to give the uploader a precise reason (the line itself is logged).
-_PIXELS = re.compile(rb"exceeds specified max pixel count|Picture size \d+x\d+ is invalid")
-_NO_MEMORY = re.compile(rb"Cannot allocate memory|out of memory|Out of memory")
+# Known stderr lines of a failed run, matched to give the uploader a precise reason (the line
+# itself is logged). The pixel cap's is matched on any run: ffprobe reports the stream anyway.
+_PIXELS = re.compile(rb"exceeds specified max pixel count")
+_NO_MEMORY = re.compile(rb"Cannot allocate memory|[Oo]ut of memory")
 _TOO_LARGE = re.compile(rb"File too large")
+# The box's own tools, or the loader, failing: a problem of this machine, not of the file.
+_BOX_BROKEN = re.compile(rb"^(prlimit|setpriv|unshare): |error while loading shared libraries",
+                         re.MULTILINE)
+# How often the child's memory high-water mark is read while it runs.
+_SAMPLE_SECONDS = 0.02
+# Signals a Celery worker may ignore or block, which the child would otherwise inherit.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGXCPU, signal.SIGINT,
+                    signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
 @dataclass(frozen=True)
@@ -81,14 +95,18 @@ class InputFormat:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a successful run printed and used. `peak_rss_bytes` is what the kernel reports for
-    the child, which counts the worker's own resident set at the moment of the spawn: an upper
-    bound on ffmpeg's own peak."""
+    """What a successful run printed and used. `peak_rss_bytes` is the child's own high-water
+    mark (`VmHWM`), read every 20 ms while it runs."""
 
     stdout: bytes
     wall_seconds: float
     cpu_seconds: float
     peak_rss_bytes: int
+
+
+class BoxError(RuntimeError):
+    """The box itself could not start the tool (a limit above what this machine allows, a
+    missing library): the operator's problem, logged, never blamed on the file."""
 
 
 class ToolFailed(Unacceptable):
@@ -130,44 +148,86 @@ def network_isolation() -> tuple[str, ...]:
     return ()
 
 
+def _within_hard_limit(kind: int, wanted: int) -> int:
+    """`wanted`, lowered to this process's hard limit (a service manager's `LimitCPU=`, Docker's
+    ulimits), which prlimit could not raise: the limit still holds, and the run still starts."""
+    hard = resource.getrlimit(kind)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+@cache
+def _dies_with_parent() -> tuple[str, ...]:
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+
+
 def _command(tool: str, args: list[str], limits: Limits) -> list[str]:
-    cpu = max(1, int(limits.cpu_seconds))
+    cpu = _within_hard_limit(resource.RLIMIT_CPU, max(1, int(limits.cpu_seconds)) + 5)
+    memory = _within_hard_limit(resource.RLIMIT_AS, limits.memory_bytes)
+    output = _within_hard_limit(resource.RLIMIT_FSIZE, limits.output_bytes)
     return [
-        _tool("prlimit"), f"--cpu={cpu}:{cpu + 5}", f"--as={limits.memory_bytes}",
-        f"--fsize={limits.output_bytes}", "--core=0", "--",
-        *network_isolation(), _tool(tool), *args,
+        _tool("prlimit"), f"--cpu={max(1, cpu - 5)}:{cpu}", f"--as={memory}",
+        f"--fsize={output}", "--core=0", "--",
+        *_dies_with_parent(), *network_isolation(), _tool(tool), *args,
     ]
 
 
-def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool]:
-    """Wait for `pid`, killing its process group once `deadline` passes.
-    Returns (wait status, resource usage, whether it was killed for time)."""
+def _high_water_mark(pid: int) -> int:
+    """The child's peak resident memory so far, in bytes (0 once it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool, int]:
+    """Wait for `pid`, killing its process group once `deadline` passes. Returns (wait status,
+    resource usage, whether it was killed for time, peak resident memory sampled)."""
     try:
         pidfd: int | None = os.pidfd_open(pid)
     except (AttributeError, OSError):  # an old kernel, or a seccomp profile that refuses it
         pidfd = None
-    timed_out = False
+    timed_out, peak = False, 0
     try:
         while True:
-            remaining = 5.0 if timed_out else max(0.0, deadline - time.monotonic())
+            peak = max(peak, _high_water_mark(pid))
+            remaining = 1.0 if timed_out else max(0.0, deadline - time.monotonic())
+            step = min(_SAMPLE_SECONDS, remaining)
             if pidfd is not None:
                 poller = select.poll()
                 poller.register(pidfd, select.POLLIN)
-                if poller.poll(remaining * 1000):
+                if poller.poll(step * 1000):
                     break
             else:
                 reaped, status, usage = os.wait4(pid, os.WNOHANG)
                 if reaped:
-                    return status, usage, timed_out
-                time.sleep(min(0.02, remaining))
+                    return status, usage, timed_out, peak
+                time.sleep(step)
             if not timed_out and time.monotonic() >= deadline:
                 timed_out = True
                 os.killpg(pid, signal.SIGKILL)  # not reaped yet, so the group is still ours
         _, status, usage = os.wait4(pid, 0)
-        return status, usage, timed_out
+        return status, usage, timed_out, peak
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def _kill_and_reap(pid: int) -> None:
+    """For a wait cut short (a Celery time limit, any exception): the child must not outlive
+    the box's deadline, and must not be left a zombie."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _tail(path: Path) -> bytes:
@@ -176,27 +236,33 @@ def _tail(path: Path) -> bytes:
         return f.read()
 
 
+def pixel_cap_failure(limits: Limits) -> ToolFailed:
+    return ToolFailed(f"The picture is larger than the {limits.max_pixels / 1e6:g}-megapixel "
+                      "limit.", "pixels")
+
+
 def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_seconds: float,
              stderr: bytes, output: Path | None) -> ToolFailed | None:
     """The uploader's sentence for a run that did not succeed, or None if it did."""
     signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    failed = bool(signum) or os.WEXITSTATUS(status) != 0
     if timed_out:
         return ToolFailed(f"{what} took longer than {limits.wall_seconds:g} s; the file may be "
                           "damaged.", "time")
-    failed = bool(signum) or os.WEXITSTATUS(status) != 0
+    if failed and _BOX_BROKEN.search(stderr):
+        raise BoxError(f"the ffmpeg box could not run: {stderr.decode('utf-8', 'replace')[:300]}")
     # The soft CPU limit sends SIGXCPU, which ffmpeg catches to stop early; the hard one, 5 s
     # later, SIGKILL.
     if failed and (signum == signal.SIGXCPU or cpu_seconds >= limits.cpu_seconds):
         return ToolFailed(f"{what} needed more than {limits.cpu_seconds} s of processor time; "
                           "the file may be damaged.", "cpu")
     if _PIXELS.search(stderr):
-        return ToolFailed(f"The picture is larger than the {limits.max_pixels / 1e6:g}-megapixel "
-                          "limit.", "pixels")
+        return pixel_cap_failure(limits)
     at_cap = output is not None and output.exists() and output.stat().st_size >= limits.output_bytes
-    if at_cap or signum == signal.SIGXFSZ or _TOO_LARGE.search(stderr):
+    if at_cap or signum == signal.SIGXFSZ or (failed and _TOO_LARGE.search(stderr)):
         return ToolFailed(f"{what} would have written more than {limits.output_bytes // MIB} MiB "
                           "from this upload; the file looks malformed.", "output")
-    if _NO_MEMORY.search(stderr):
+    if failed and _NO_MEMORY.search(stderr):
         return ToolFailed(f"{what} needed more than the {limits.memory_bytes // MIB} MiB of "
                           "memory allowed.", "memory")
     if failed:
@@ -227,14 +293,22 @@ def run(tool: str, source: Path, input_format: InputFormat, *, limits: Limits, w
                                  file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                                                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                                                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
-                                 setsid=True)
-            status, usage, timed_out = _wait(pid, started + limits.wall_seconds)
+                                 setsid=True, setsigdef=_DEFAULT_SIGNALS, setsigmask=())
+            try:
+                status, usage, timed_out, peak = _wait(pid, started + limits.wall_seconds)
+            except BaseException:
+                _kill_and_reap(pid)
+                raise
         wall = time.monotonic() - started
         stderr = _tail(err_path)
         outcome = Outcome(stdout=out_path.read_bytes()[:_LOG_LIMIT], wall_seconds=wall,
-                          cpu_seconds=usage.ru_utime + usage.ru_stime,
-                          peak_rss_bytes=usage.ru_maxrss * 1024)
-    failure = _failure(what, limits, status, timed_out, outcome.cpu_seconds, stderr, output)
+                          cpu_seconds=usage.ru_utime + usage.ru_stime, peak_rss_bytes=peak)
+    try:
+        failure = _failure(what, limits, status, timed_out, outcome.cpu_seconds, stderr, output)
+    except BoxError:
+        if output is not None:
+            output.unlink(missing_ok=True)
+        raise
     logger.info("ffmpeg-box tool=%s step=%r status=%s wall=%.2fs cpu=%.2fs peak_rss=%dMiB",
                 tool, what, failure.kind if failure else "ok", outcome.wall_seconds,
                 outcome.cpu_seconds, outcome.peak_rss_bytes // MIB)

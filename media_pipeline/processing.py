@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import tempfile
 import threading
 import uuid
@@ -34,13 +35,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from media_pipeline import analysis, blobs, storage
-from media_pipeline.conf import ffmpeg_limits, probe_limits
+from media_pipeline.conf import ffmpeg_limits, poster_limits, probe_limits
 from media_pipeline.errors import Unacceptable
 from media_pipeline.ffmpeg import InputFormat
 from media_pipeline.models import MediaAsset
 
 logger = logging.getLogger(__name__)
 Status = MediaAsset.Status
+
+
+# A task's scratch directory in the temp dir: asset-<uuid>-<random>.
+SCRATCH_PREFIX = "asset-"
 
 
 @dataclass(frozen=True)
@@ -214,8 +219,7 @@ def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
     """A poster frame for video; a video without one still plays, so failure only logs."""
     target = workdir / "poster.jpg"
     try:
-        analysis.extract_poster(playable.path, fmt, target, info.duration,
-                                ffmpeg_limits(playable.size))
+        analysis.extract_poster(playable.path, fmt, target, info.duration, poster_limits())
     except Unacceptable as exc:
         logger.warning("no poster for asset %s: %s", asset.id, exc)
         return ""
@@ -243,7 +247,7 @@ def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
 
 def _run(asset: MediaAsset) -> MediaAsset:
     source = _source(asset)
-    with tempfile.TemporaryDirectory(prefix=f"asset-{asset.id}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{asset.id}-") as tmp:
         workdir = Path(tmp)
         copy = working_copy(source, workdir)
         if copy.size == 0:
@@ -277,3 +281,23 @@ def stuck_assets() -> list[uuid.UUID]:
     lost = Q(status=Status.PENDING, enqueued_at__lt=now - timedelta(seconds=settings.MEDIA_STUCK_AFTER_SECONDS))
     dead_worker = Q(status=Status.PROCESSING, updated_at__lt=now - heartbeat_timeout())
     return list(MediaAsset.objects.filter(never_sent | lost | dead_worker).values_list("pk", flat=True)[:500])
+
+
+def sweep_scratch() -> int:
+    """Remove scratch directories a killed worker left behind (on S3 each holds a whole upload);
+    one whose asset is being processed now, under a live claim, is kept. Returns how many went."""
+    fresh = timezone.now() - heartbeat_timeout()
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            asset_id = uuid.UUID(path.name[len(SCRATCH_PREFIX):len(SCRATCH_PREFIX) + 36])
+        except ValueError:
+            continue
+        if MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING,
+                                     updated_at__gte=fresh).exists():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    if removed:
+        logger.info("removed %d scratch directories left by stopped workers", removed)
+    return removed

@@ -91,6 +91,7 @@ def requeue(asset_id: uuid.UUID | str) -> None:
 
 @shared_task(name="media_pipeline.requeue_stuck_assets", ignore_result=True)
 def requeue_stuck_assets() -> int:
+    processing.sweep_scratch()
     stuck = processing.stuck_assets()
     for asset_id in stuck:
         logger.info("re-enqueueing stuck asset %s", asset_id)
@@ -100,4 +101,5 @@ def requeue_stuck_assets() -> int:
 
 @worker_ready.connect
 def _reconcile_at_start(sender: object = None, **kwargs: object) -> None:
+    processing.sweep_scratch()  # this machine's, which the task below may run elsewhere
     requeue_stuck_assets.delay()

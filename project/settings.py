@@ -262,8 +262,9 @@ FFMPEG_MEMORY_BYTES = env.int("FFMPEG_MEMORY_BYTES", default=3 * 1024**3)
 # Decoders refuse larger pictures before allocating them (a 1 MB PNG can declare 16000x16000,
 # 1 GiB to decode). 120 MP is above every common camera and phone default (8K video is 33 MP).
 FFMPEG_MAX_PIXELS = env.int("FFMPEG_MAX_PIXELS", default=120_000_000)
-# No file ffmpeg writes may exceed max(ratio x the upload, the minimum).
-FFMPEG_OUTPUT_RATIO = env.float("FFMPEG_OUTPUT_RATIO", default=4.0)
+# A stream copy may write at most max(ratio x the upload, the minimum): it writes about what it
+# reads, a hostile sample table thousands of times that.
+FFMPEG_OUTPUT_RATIO = env.float("FFMPEG_OUTPUT_RATIO", default=1.25)
 FFMPEG_OUTPUT_MIN_BYTES = env.int("FFMPEG_OUTPUT_MIN_BYTES", default=64 * 1024**2)
 
 # --- Streaming --------------------------------------------------------------------------------

@@ -68,8 +68,12 @@ class SlowHeaderClients:
     """
 
     def __init__(self, port: int, count: int, interval: float = 2.0,
-                 max_seconds: float = 30.0) -> None:
+                 max_seconds: float = 30.0, opening: bytes = b"GET / HTTP/1.1\r\n",
+                 drip: bytes | None = None) -> None:
+        """`opening` is sent on connecting; then every `interval` one header line, or `drip`
+        (for a slow body after a whole header in `opening`)."""
         self.port, self.count, self.interval, self.max_seconds = port, count, interval, max_seconds
+        self.opening, self.drip = opening, drip
         self._clients: dict[int, _Client] = {}
         self._selector = selectors.DefaultSelector()
         self._stop = threading.Event()
@@ -124,7 +128,7 @@ class SlowHeaderClients:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         sock.setblocking(False)
         now = time.monotonic()
-        sock.send(b"GET / HTTP/1.1\r\n")
+        sock.send(self.opening)
         self._selector.register(sock, selectors.EVENT_READ)
         with self._lock:
             self._clients[sock.fileno()] = _Client(sock, now, now + self.interval)
@@ -136,7 +140,7 @@ class SlowHeaderClients:
             client.lines += 1
             client.next_line_at += self.interval
             try:
-                client.sock.send(b"X-Slow-%d: %d\r\n" % (client.lines, client.lines))
+                client.sock.send(self.drip or b"X-Slow-%d: %d\r\n" % (client.lines, client.lines))
             except OSError:  # reset by the server: the selector reports it next
                 pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from media_pipeline.ffmpeg import InputFormat, Limits, ToolFailed, network_isolation, run
+from media_pipeline import ffmpeg
+from media_pipeline.ffmpeg import BoxError, InputFormat, Limits, ToolFailed, network_isolation, run
 
 MIB = 1024 * 1024
 ROOMY = Limits(wall_seconds=60, cpu_seconds=60, memory_bytes=3 * 1024 * MIB,
@@ -147,3 +149,84 @@ def test_the_isolation_prefix_gives_a_child_no_route_to_loopback() -> None:
         outside = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
     assert outside.returncode == 0
     assert inside.returncode != 0 and b"Network is unreachable" in inside.stderr
+
+
+@pytest.fixture
+def stand_in_ffprobe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Put a Python script in ffprobe's place, so a test can see what a run in the box may do."""
+    def install(code: str) -> None:
+        script = tmp_path / "bin" / "ffprobe"
+        script.parent.mkdir(exist_ok=True)
+        script.write_text(f"#!{sys.executable}\n{code}\n")
+        script.chmod(0o755)
+        monkeypatch.setenv("PATH", f"{script.parent}:{os.environ['PATH']}")
+        ffmpeg._tool.cache_clear()
+
+    yield install
+    ffmpeg._tool.cache_clear()
+
+
+def test_a_tool_in_the_box_cannot_reach_a_loopback_listener(clip: Path, stand_in_ffprobe) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        stand_in_ffprobe(
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('reached')\n"
+            "except OSError as exc:\n"
+            "    print('unreachable', exc)")
+        outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media")
+    assert outcome.stdout.startswith(b"unreachable"), outcome.stdout
+
+
+def test_a_tool_in_the_box_gets_no_environment_and_default_signals(
+        clip: Path, stand_in_ffprobe, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_in_ffprobe(
+        "import os, signal\n"
+        "print(sorted(os.environ))\n"
+        "print(signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as a worker may ignore it
+    try:
+        outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media")
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    names, default_hangup = outcome.stdout.decode().splitlines()
+    assert "AWS_SECRET_ACCESS_KEY" not in names and "SECRET_KEY" not in names
+    assert default_hangup == "True"
+
+
+def test_a_tool_that_outlives_an_interrupted_wait_is_killed_and_reaped(
+        clip: Path, stand_in_ffprobe, monkeypatch: pytest.MonkeyPatch) -> None:
+    stand_in_ffprobe("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)")
+    spawned: list[int] = []
+    real_wait = ffmpeg._wait
+
+    def interrupted(pid: int, deadline: float):
+        spawned.append(pid)
+        raise KeyboardInterrupt  # as a Celery soft time limit arrives, in the middle of the wait
+
+    monkeypatch.setattr(ffmpeg, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media")
+    monkeypatch.setattr(ffmpeg, "_wait", real_wait)
+    [pid] = spawned
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # already reaped: neither running nor a zombie
+
+
+def test_a_box_that_cannot_start_the_tool_is_the_operators_problem_not_the_files(
+        clip: Path, tmp_path: Path) -> None:
+    with pytest.raises(BoxError):
+        run("ffprobe", clip, MOV, limits=limits(memory_bytes=64 * MIB), what="Reading the media")
+
+
+def test_peak_memory_is_the_childs_own_not_the_workers(clip: Path) -> None:
+    ballast = bytearray(600 * MIB)  # the worker grows; a spawned child's rusage would count it
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media",
+                  outputs=["-show_streams"])
+    del ballast
+    assert 1 * MIB < outcome.peak_rss_bytes < 300 * MIB

@@ -85,3 +85,24 @@ def test_stuck_assets_are_the_unsent_the_lost_and_the_orphaned(asset: MediaAsset
 
     assert stuck == {asset.id, lost.id, orphan.id}
     assert fresh.id not in stuck
+
+
+def test_scratch_left_by_a_dead_worker_is_swept_and_a_live_claim_keeps_its_own(
+        asset: MediaAsset, tmp_path, monkeypatch) -> None:
+    import tempfile
+    import uuid
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    live = MediaAsset.objects.create(owner=asset.owner, filename="live", storage="local")
+    processing.claim(live.id)  # processing now, heartbeat fresh
+    dead = tmp_path / f"asset-{asset.id}-abc"
+    kept = tmp_path / f"asset-{live.id}-def"
+    unknown = tmp_path / f"asset-{uuid.uuid4()}-ghi"
+    other = tmp_path / "pymp-123"
+    for directory in (dead, kept, unknown, other):
+        (directory / "upload").parent.mkdir()
+        (directory / "upload").write_bytes(b"x")
+
+    assert processing.sweep_scratch() == 2
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, other.name])

@@ -89,8 +89,16 @@ def test_only_nginx_and_minio_publish_ports() -> None:
     assert published == {"nginx", "minio"}
 
 
-def test_minio_keeps_its_api_and_console_ports() -> None:
-    assert compose()["services"]["minio"]["ports"] == ["9000:9000", "9001:9001"]
+def test_minio_publishes_only_its_api_and_only_on_loopback() -> None:
+    assert compose()["services"]["minio"]["ports"] == ["127.0.0.1:9000:9000"]
+
+
+def test_no_password_is_written_in_compose_every_one_is_required_from_the_environment() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("SECRET_KEY", "MINIO_ROOT_PASSWORD"):
+        # $${...} is the container's own shell reading its environment, not compose.
+        uses = re.findall(r"(?<!\$)\$\{" + name + r"(:[?-][^}]*)?\}", text)
+        assert uses and all(use.startswith(":?") for use in uses), (name, uses)
 
 
 def test_web_is_not_published_and_nginx_is_its_upstream() -> None:
@@ -148,8 +156,14 @@ def test_nginx_resets_timed_out_connections() -> None:
     assert only(site_as_compose_renders_it(), "reset_timedout_connection") == ("on",)
 
 
+def upload_location() -> Directive:
+    [location] = [d for d in find(site_as_compose_renders_it(), "location")
+                  if d.args == ("=", "/api/media/")]
+    return location
+
+
 def test_nginx_body_limit_is_the_upload_limit_plus_multipart_room() -> None:
-    (value,) = only(site_as_compose_renders_it(), "client_max_body_size")
+    (value,) = only(upload_location().block, "client_max_body_size")
     assert "MEDIA_MAX_UPLOAD_SIZE" not in compose()["services"]["web"]["environment"]
     # Never below what Django accepts itself (it answers 413 with a reason), and not far above.
     limit = settings.MEDIA_MAX_UPLOAD_SIZE
@@ -174,10 +188,17 @@ def test_nginx_has_room_for_a_thousand_slow_clients_in_one_worker() -> None:
     assert min(limits["soft"], limits["hard"]) >= int(descriptors)
 
 
-def test_uploads_stream_through_nginx_to_django() -> None:
+def test_only_uploads_stream_through_nginx_to_django_other_bodies_are_buffered() -> None:
     site = site_as_compose_renders_it()
-    assert only(site, "proxy_request_buffering") == ("off",)
+    assert only(upload_location().block, "proxy_request_buffering") == ("off",)
+    assert len(find(site, "proxy_request_buffering")) == 1
     assert only(site, "proxy_http_version") == ("1.1",)
+
+
+def test_bodies_other_than_uploads_are_small() -> None:
+    [server] = [d for d in site_as_compose_renders_it() if d.name == "server" and d.block]
+    (value,) = [d.args[0] for d in server.block if d.name == "client_max_body_size"]
+    assert size(value) <= 2 * MIB
 
 
 def test_web_trusts_exactly_the_one_proxy_hop_nginx_adds() -> None:

@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
@@ -109,6 +110,10 @@ def create_asset(request: HttpRequest) -> HttpResponse:
         handler.discard()
         logger.info("upload interrupted: %s", exc)
         return error("The upload was interrupted or malformed; nothing was kept.", HTTPStatus.BAD_REQUEST)
+    except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
+        handler.discard()
+        return error("Send only the field 'file' (fields beside it are limited in number and "
+                     "size); nothing was kept.", HTTPStatus.BAD_REQUEST)
     if rejected is not None:
         handler.discard()
         return rejected
@@ -159,7 +164,7 @@ def update_asset(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
         return rejected
     try:
         changes = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]]
         return error("Send a JSON object.", HTTPStatus.BAD_REQUEST)
     if not isinstance(changes, dict) or set(changes) - {"is_public"} or not isinstance(changes.get("is_public", False), bool):
         return error('Only {"is_public": true|false} can be changed.', HTTPStatus.BAD_REQUEST)

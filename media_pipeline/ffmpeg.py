@@ -28,6 +28,7 @@ a `preexec_fn` in a worker that runs a heartbeat thread (`preexec_fn` is unsafe 
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -146,6 +148,21 @@ def network_isolation() -> tuple[str, ...]:
                    "available here (install util-linux, or allow user namespaces). The protocol "
                    "whitelist, pinned demuxers and resource limits still apply.")
     return ()
+
+
+_PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+
+
+def forbid_inspection() -> bool:
+    """Make this process undumpable, so a child running as the same user (ffmpeg, where no
+    network namespace could be made, is one) cannot read its /proc environ (SECRET_KEY, the S3
+    keys) or attach to it. Children are dumpable again after exec, so the box still reads
+    their memory figures. By hand (ctypes) because the standard library has no prctl. Returns
+    whether it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
 
 
 def _within_hard_limit(kind: int, wanted: int) -> int:

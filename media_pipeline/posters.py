@@ -16,7 +16,11 @@ def poster(request: HttpRequest, asset_id: str) -> HttpResponse:
         raise Http404("This media has no poster.")
     blob = blobs.stored_blob(asset.poster_key)
     if isinstance(blob, blobs.LocalBlob):
-        response: HttpResponse = FileResponse(open(blob.path, "rb"), content_type="image/jpeg")
+        try:
+            poster_file = open(blob.path, "rb")
+        except FileNotFoundError:  # the asset is being deleted
+            raise Http404("This media has no poster.") from None
+        response: HttpResponse = FileResponse(poster_file, content_type="image/jpeg")
     else:
         response = StreamingHttpResponse(blob.iter_chunks(), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"

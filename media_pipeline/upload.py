@@ -39,6 +39,10 @@ class StagedFile(UploadedFile):
         self.asset_id = asset_id
         self.staging_key = staging_key
 
+    def close(self) -> None:
+        """Nothing is open: the bytes are in staging. (Django's parser closes every file it made
+        when a later part breaks a limit, and the base class would close `None`.)"""
+
 
 class _LocalSink:
     def __init__(self, key: str) -> None:

@@ -1,8 +1,9 @@
-"""Login throttling: the two hooks django-axes' settings name, and nothing else.
+"""Login throttling: the three hooks django-axes' settings name, and nothing else.
 
 django-axes counts failed sign-ins and decides who is locked out. This module tells it which
-address a request comes from (AXES_CLIENT_IP_CALLABLE) and answers a locked-out sign-in with
-a page in the site's layout (AXES_LOCKOUT_CALLABLE).
+address a request comes from (AXES_CLIENT_IP_CALLABLE) and which username it names
+(AXES_USERNAME_CALLABLE), and answers a locked-out sign-in with a page in the site's layout
+(AXES_LOCKOUT_CALLABLE).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 LOCKOUT_TEMPLATE = "registration/lockout.html"
+USERNAME_MAX_LENGTH = 150  # django.contrib.auth's User.username
 
 
 def client_ip_address(request: HttpRequest) -> str | None:
@@ -40,10 +42,20 @@ def client_ip_address(request: HttpRequest) -> str | None:
     if len(hops) < proxies:
         return peer
     try:
-        # axes stores the address in a GenericIPAddressField (inet on PostgreSQL).
-        return str(ipaddress.ip_address(hops[-proxies]))
+        # axes stores the address in a GenericIPAddressField (inet on PostgreSQL), which takes
+        # no IPv6 zone ("fe80::1%eth0").
+        address = ipaddress.ip_address(hops[-proxies])
     except ValueError:
         return peer
+    return peer if getattr(address, "scope_id", None) else str(address)
+
+
+def client_username(request: HttpRequest, credentials: dict[str, object] | None) -> object:
+    """The username failures are counted against, cut to the 150 characters Django's own
+    username field holds: django-axes keeps it in a 255-character column, which PostgreSQL
+    enforces (a longer name was a 500 there). AXES_USERNAME_CALLABLE."""
+    value = credentials.get("username") if credentials else request.POST.get("username")
+    return value[:USERNAME_MAX_LENGTH] if isinstance(value, str) else value
 
 
 def lockout_response(
@@ -60,7 +72,7 @@ def lockout_response(
     the account exists. Neither other argument is used: django-axes 8.3.1 passes them in a
     different order on its ASGI path.
     """
-    cool_off = get_cool_off(request) or timedelta()
+    cool_off = get_cool_off(request) or timedelta()  # every form AXES_COOLOFF_TIME may take
     locked_at = getattr(request, "axes_attempt_time", None) or timezone.now()
     context = {"locked_at": locked_at, "retry_at": locked_at + cool_off}
     response = render(request, LOCKOUT_TEMPLATE, context, status=HTTPStatus.TOO_MANY_REQUESTS)

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.middleware.MalformedSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -142,6 +143,7 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # then says whether the client's connection was HTTPS (secure cookies, redirects, CSRF).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 AXES_CLIENT_IP_CALLABLE = "project.lockout.client_ip_address"
+AXES_USERNAME_CALLABLE = "project.lockout.client_username"
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= 0 or TRUSTED_PROXY_COUNT < 0:
     raise ImproperlyConfigured("AXES_FAILURE_LIMIT and AXES_COOLOFF_SECONDS must be 1 or more, "
                                "TRUSTED_PROXY_COUNT 0 or more.")

@@ -15,3 +15,7 @@ urlpatterns = [
     path("stream/", include("streaming.urls")),
     path("", include("media_pipeline.urls")),
 ]
+
+handler400 = "project.errors.bad_request"
+handler403 = "project.errors.permission_denied"
+handler500 = "project.errors.server_error"

@@ -7,7 +7,14 @@ from __future__ import annotations
 import uuid
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseForbidden,
+    StreamingHttpResponse,
+)
 from django.views.decorators.http import require_safe
 
 from streaming.access import authorised_asset
@@ -36,7 +43,12 @@ def django_response(request: HttpRequest, reply: Answer) -> HttpResponseBase:
 @require_safe
 def stream(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
     """Serve an asset's bytes to whoever may read them (403/404 from `authorised_asset`)."""
-    asset = authorised_asset(request, asset_id)
+    try:
+        asset = authorised_asset(request, asset_id)
+    except PermissionDenied:
+        # Answered here rather than raised: Django would log a traceback for every expired URL
+        # a player retries, and for each forged one.
+        return HttpResponseForbidden()
     reply = answer(request.method or "GET", request.headers, asset,
                    download=request.GET.get("download") == "1", conf=stream_settings())
     return django_response(request, reply)

@@ -62,6 +62,7 @@ _HOOKED = (
 # and a request with an Authorization header (the bearer-token middleware's) is not taken.
 _INERT = (
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "project.middleware.MalformedSessionCookieMiddleware",  # only drops a cookie
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

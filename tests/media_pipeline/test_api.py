@@ -171,3 +171,23 @@ def test_a_negative_content_length_is_400(client: Client, bearer: dict) -> None:
     response = client.generic("POST", "/api/media/", b"", content_type="multipart/form-data; boundary=x",
                               CONTENT_LENGTH="-5", **bearer)
     assert response.status_code == 400 and response.json()["error"] == "Invalid Content-Length."
+
+
+
+def test_deeply_nested_json_is_400(client: Client, bearer: dict, alice: User) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a", storage="local")
+    response = client.patch(f"/api/media/{asset.id}/", "[" * 5000 + "]" * 5000,
+                            content_type="application/json", **bearer)
+    assert response.status_code == 400 and response.json()["error"] == "Send a JSON object."
+
+
+@pytest.mark.parametrize("extra", [
+    {f"field{n}": "x" for n in range(1001)},  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+    {"note": "x" * (3 * 1024 * 1024)},  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+], ids=["many-fields", "large-field"])
+def test_fields_beyond_djangos_limits_after_the_file_are_400_and_leave_nothing(
+        client: Client, bearer: dict, local_media: Path, extra: dict) -> None:
+    data = {"file": SimpleUploadedFile("a.mp3", b"ID3" + b"x" * 5000), **extra}
+    response = client.post("/api/media/", data, **bearer)
+    assert response.status_code == 400 and "nothing was kept" in response.json()["error"]
+    assert staged_files(local_media) == [] and MediaAsset.objects.count() == 0

@@ -230,3 +230,19 @@ def test_peak_memory_is_the_childs_own_not_the_workers(clip: Path) -> None:
                   outputs=["-show_streams"])
     del ballast
     assert 1 * MIB < outcome.peak_rss_bytes < 300 * MIB
+
+
+def test_an_inspection_proof_worker_still_starts_inspectable_children() -> None:
+    # PR_GET_DUMPABLE (3) in the process that called forbid_inspection, then in a child it
+    # spawned: the worker's environment is closed to the child, the child's figures are not.
+    code = (
+        "import ctypes, subprocess, sys\n"
+        "from media_pipeline.ffmpeg import forbid_inspection\n"
+        "libc = ctypes.CDLL(None)\n"
+        "print(forbid_inspection(), libc.prctl(3, 0, 0, 0, 0))\n"
+        "child = 'import ctypes; print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))'\n"
+        "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)"
+        ".stdout.strip())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=30, cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.split() == ["True", "0", "1"], result.stderr

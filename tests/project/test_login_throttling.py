@@ -204,6 +204,7 @@ def test_behind_a_trusted_proxy_clients_are_told_apart_by_the_address_it_forward
     (1, "", "127.0.0.1"),
     (2, "203.0.113.9", "127.0.0.1"),
     (1, "not-an-address", "127.0.0.1"),
+    (1, "fe80::1%" + "a" * 40, "127.0.0.1"),  # a zone, which PostgreSQL's inet refuses
 ])
 def test_client_address_is_the_peer_unless_trusted_proxies_forward_one(
         proxies: int, forwarded: str, expected: str, settings: Any) -> None:
@@ -278,3 +279,11 @@ def test_a_throttling_setting_out_of_range_refuses_to_start(env: dict[str, str])
 
     assert done.returncode != 0
     assert next(iter(env)) in done.stderr
+
+
+def test_a_username_longer_than_djangos_is_counted_by_its_first_150_characters(db: None) -> None:
+    from axes.models import AccessAttempt
+
+    fail(1, "u" * 300)
+
+    assert [len(a.username) for a in AccessAttempt.objects.all()] == [150]

@@ -216,3 +216,11 @@ def test_a_new_media_root_is_read_at_once(client: Client, make_asset: MakeAsset,
     (moved / asset.storage_key).write_bytes(b"new bytes")
     settings.MEDIA_ROOT = moved
     assert client.get(url).getvalue() == b"new bytes"
+
+
+def test_a_refused_signature_is_logged_without_a_traceback(client: Client, make_asset: MakeAsset,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    asset = make_asset()
+    response = client.get(f"{unsigned_url(asset)}?sig=o:forged")
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert not [record for record in caplog.records if record.exc_info]

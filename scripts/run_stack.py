@@ -53,7 +53,7 @@ def ensure_dev_user(env: dict[str, str]) -> str:
     if credentials.exists():
         return credentials.read_text().strip()
     password = secrets.token_urlsafe(12)
-    manage("create_dev_user", DEV_USER, password, env=env)
+    manage("create_dev_user", "--", DEV_USER, password, env=env)  # a password may start with "-"
     credentials.write_text(password + "\n")
     credentials.chmod(0o600)
     return password
@@ -105,12 +105,20 @@ def main() -> int:
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
 
     stack = Stack()
+    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
+        # Once only: a service manager signals the whole process group, so make and this
+        # script may each pass the same SIGTERM on, and a second KeyboardInterrupt raised in the
+        # middle of `stack.stop()` would leave the rest of the stack running.
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, on_signal)
 
     try:
         redis_url = env.get("REDIS_URL") or f"redis://127.0.0.1:{args.redis_port}/0"

@@ -31,13 +31,20 @@ def processes_mentioning(text: str) -> list[str]:
     return [line for line in out.splitlines() if text in line and "ps -eo" not in line]
 
 
-def test_run_starts_redis_worker_and_web_and_sigterm_stops_them_all(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signals", [
+    (signal.SIGTERM,),
+    (signal.SIGTERM, signal.SIGTERM, signal.SIGTERM),  # as make and a service manager pass it on
+    (signal.SIGINT, signal.SIGINT),  # Ctrl-C, pressed twice
+], ids=["sigterm", "sigterm-x3", "sigint-x2"])
+def test_run_starts_redis_worker_and_web_and_signals_to_its_group_stop_them_all(
+        tmp_path: Path, signals: tuple[int, ...]) -> None:
     port, redis_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "MEDIA_STORAGE")}
     env |= {"VAR_DIR": str(tmp_path / "var"), "WEB_THREADS": "8"}
     proc = subprocess.Popen(
         [sys.executable, "scripts/run_stack.py", "--port", str(port), "--redis-port", str(redis_port)],
         cwd=ROOT, env=env, stdout=open(tmp_path / "run.log", "wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         wait_for(lambda: healthz(port) is not None, 90, "/healthz to answer 200")
@@ -56,7 +63,9 @@ def test_run_starts_redis_worker_and_web_and_sigterm_stops_them_all(tmp_path: Pa
         log = (tmp_path / "run.log").read_text()
         assert "sign in as 'dev' with password" in log
     finally:
-        proc.send_signal(signal.SIGTERM)
+        for signum in signals:
+            os.killpg(proc.pid, signum)  # the group, as a service manager does
+            time.sleep(0.05)
         proc.wait(timeout=30)
 
     time.sleep(0.5)

@@ -79,16 +79,53 @@ _DEMUXER_OF_FORMAT = {"mov,mp4,m4a,3gp,3g2,mj2": "mov", "matroska,webm": "matros
 
 @dataclass(frozen=True)
 class MediaInfo:
+    """What ffprobe reads of the first video stream (cover art aside) and the first audio one.
+    Strings are "" and numbers None where ffprobe said nothing usable."""
+
     format_name: str
     duration: float | None
     width: int | None
     height: int | None
     video_codec: str
     audio_codec: str
+    video_profile: str = ""
+    pix_fmt: str = ""
+    level: int | None = None
+    # The display matrix's turn, 0/90/180/270 (a phone's portrait video is stored landscape).
+    # Which way does not matter here: width and height swap either way, and ffmpeg applies
+    # the matrix itself when it transcodes.
+    rotation: int = 0
+    color_transfer: str = ""
+    field_order: str = ""
+    frame_rate: float | None = None
+    audio_profile: str = ""
+    audio_channels: int | None = None
+    audio_sample_rate: int | None = None
 
     @property
     def has_video(self) -> bool:
         return bool(self.video_codec)
+
+    @property
+    def displayed_size(self) -> tuple[int | None, int | None]:
+        """Width and height as a viewer sees them, after the rotation."""
+        if self.rotation in (90, 270):
+            return self.height, self.width
+        return self.width, self.height
+
+    @property
+    def is_hdr(self) -> bool:
+        return self.color_transfer in HDR_TRANSFERS
+
+    @property
+    def is_interlaced(self) -> bool:
+        return self.field_order in INTERLACED_FIELD_ORDERS
+
+
+# PQ (HDR10, Dolby Vision's base) and HLG: washed out unless tone-mapped to SDR.
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+# ffprobe's field_order: top or bottom field first, coded in either order; "progressive" is not.
+INTERLACED_FIELD_ORDERS = frozenset({"tt", "bb", "tb", "bt"})
 
 
 def sniff_mime(head: bytes) -> str:
@@ -150,14 +187,61 @@ def parse_ffprobe(output: str) -> MediaInfo:
     duration = _float_or_none(fmt.get("duration"))
     if duration is None and video is not None:
         duration = _float_or_none(video.get("duration"))
+    video, audio = video or {}, audio or {}
     return MediaInfo(
-        format_name=str(fmt.get("format_name") or ""),
+        format_name=_text(fmt.get("format_name")),
         duration=duration,
-        width=_int_or_none(video.get("width")) if video else None,
-        height=_int_or_none(video.get("height")) if video else None,
-        video_codec=str(video.get("codec_name") or "") if video else "",
-        audio_codec=str(audio.get("codec_name") or "") if audio else "",
+        width=_int_or_none(video.get("width")),
+        height=_int_or_none(video.get("height")),
+        video_codec=_text(video.get("codec_name")),
+        audio_codec=_text(audio.get("codec_name")),
+        video_profile=_text(video.get("profile")),
+        pix_fmt=_text(video.get("pix_fmt")),
+        level=_int_or_none(video.get("level")),
+        rotation=_rotation(video),
+        color_transfer=_text(video.get("color_transfer")),
+        field_order=_text(video.get("field_order")),
+        frame_rate=_frame_rate(video.get("avg_frame_rate")) or _frame_rate(video.get("r_frame_rate")),
+        audio_profile=_text(audio.get("profile")),
+        audio_channels=_int_or_none(audio.get("channels")),
+        audio_sample_rate=_int_or_none(audio.get("sample_rate")),
     )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _frame_rate(value: Any) -> float | None:
+    """ffprobe's rational ("30000/1001"), or None for "0/0" and nonsense."""
+    numerator, _, denominator = _text(value).partition("/")
+    rate = _float_or_none(numerator)
+    divisor = _float_or_none(denominator or "1")
+    if rate is None or not divisor:
+        return None
+    return rate / divisor if 0 < rate / divisor <= 1000 else None
+
+
+def _rotation(video: dict[str, Any]) -> int:
+    """The display rotation in quarter turns, 0/90/180/270: from the display matrix side data,
+    or the older `rotate` tag."""
+    for side_data in video.get("side_data_list") or []:
+        if isinstance(side_data, dict) and "rotation" in side_data:
+            return _quarter_turns(-_number(side_data["rotation"]))
+    tags = video.get("tags") if isinstance(video.get("tags"), dict) else {}
+    return _quarter_turns(_number(tags.get("rotate")))
+
+
+def _quarter_turns(degrees: float) -> int:
+    return int(round(degrees / 90)) % 4 * 90
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return number if number == number and abs(number) != float("inf") else 0.0
 
 
 def input_format(mime: str) -> InputFormat:

@@ -99,3 +99,38 @@ def test_ffprobe_output_without_media_streams_is_unacceptable(output: str) -> No
 ])
 def test_container_types_are_settled_by_what_ffprobe_finds(sniffed: str, info: MediaInfo, expected: str) -> None:
     assert refine_mime(sniffed, info) == expected
+
+
+@pytest.mark.parametrize(("stream", "rotation", "displayed"), [
+    ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": -90}]}, 90, (720, 1280)),
+    ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": 90}]}, 270, (720, 1280)),
+    ({"side_data_list": [{"side_data_type": "Display Matrix", "rotation": 180}]}, 180, (1280, 720)),
+    ({"tags": {"rotate": "90"}}, 90, (720, 1280)),
+    ({"side_data_list": [{"rotation": "nonsense"}]}, 0, (1280, 720)),
+    ({}, 0, (1280, 720)),
+])
+def test_a_phones_display_matrix_gives_the_displayed_size(stream: dict, rotation: int,
+                                                          displayed: tuple[int, int]) -> None:
+    info = parse_ffprobe(ffprobe_json([{"codec_type": "video", "codec_name": "h264",
+                                        "width": 1280, "height": 720, **stream}]))
+    assert info.rotation == rotation and info.displayed_size == displayed
+
+
+def test_stream_details_for_the_playback_decision_are_read() -> None:
+    info = parse_ffprobe(ffprobe_json([
+        {"codec_type": "video", "codec_name": "hevc", "profile": "Main 10", "level": 153,
+         "pix_fmt": "yuv420p10le", "color_transfer": "smpte2084", "field_order": "tt",
+         "avg_frame_rate": "30000/1001"},
+        {"codec_type": "audio", "codec_name": "aac", "profile": "LC", "channels": 6,
+         "sample_rate": "48000"},
+    ], {"format_name": "mov,mp4,m4a,3gp,3g2,mj2"}))
+    assert (info.video_profile, info.level, info.pix_fmt) == ("Main 10", 153, "yuv420p10le")
+    assert info.is_hdr and info.is_interlaced and round(info.frame_rate, 3) == 29.97
+    assert (info.audio_profile, info.audio_channels, info.audio_sample_rate) == ("LC", 6, 48000)
+
+
+@pytest.mark.parametrize("rate", ["0/0", "junk", "1/0", None, "100000/1"])
+def test_a_nonsense_frame_rate_is_unknown(rate: object) -> None:
+    info = parse_ffprobe(ffprobe_json([{"codec_type": "video", "codec_name": "h264",
+                                        "avg_frame_rate": rate, "r_frame_rate": rate}]))
+    assert info.frame_rate is None

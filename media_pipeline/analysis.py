@@ -303,13 +303,6 @@ def moov_after_mdat(read_at: Callable[[int, int], bytes], size: int) -> bool:
     return False
 
 
-def remux_faststart(source: Path, fmt: InputFormat, target: Path, limits: Limits) -> None:
-    """Move `moov` to the front without re-encoding, so playback starts at once."""
-    run("ffmpeg", source, fmt, limits=limits, what="Preparing the video for streaming",
-        outputs=["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4", "-y",
-                 f"file:{target}"], output=target, scratch=target.parent)
-
-
 def extract_poster(source: Path, fmt: InputFormat, target: Path, duration: float | None,
                    limits: Limits) -> None:
     """One JPEG frame from early in the video, at most 640 px wide."""

@@ -33,12 +33,24 @@ class MediaAsset(models.Model):
     )
     is_public = models.BooleanField(default=False)
 
+    # What stream_url serves: the playable rendition, or the original itself where it plays as
+    # it is (playback_method "original"); streaming reads these, the storage key and etag.
     mime_type = models.CharField(max_length=127, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    playback_method = models.CharField(max_length=16, blank=True)
+    playback_video_codec = models.CharField(max_length=64, blank=True)
+    playback_audio_codec = models.CharField(max_length=64, blank=True)
+    # The upload as it was sent, always kept.
+    original_key = models.CharField(max_length=255, blank=True)
+    original_mime_type = models.CharField(max_length=127, blank=True)
+    original_size = models.BigIntegerField(null=True, blank=True)
+    original_sha256 = models.CharField(max_length=64, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="seconds")
+    # As displayed (a phone's portrait video is stored landscape with a rotation).
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
+    # Of the original.
     video_codec = models.CharField(max_length=64, blank=True)
     audio_codec = models.CharField(max_length=64, blank=True)
 

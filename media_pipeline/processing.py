@@ -34,8 +34,8 @@ from django.db import connection
 from django.db.models import F, Q
 from django.utils import timezone
 
-from media_pipeline import analysis, blobs, storage
-from media_pipeline.conf import ffmpeg_limits, poster_limits, probe_limits
+from media_pipeline import analysis, blobs, playback, renditions, storage
+from media_pipeline.conf import poster_limits, probe_limits
 from media_pipeline.errors import Unacceptable
 from media_pipeline.ffmpeg import InputFormat
 from media_pipeline.models import MediaAsset
@@ -188,30 +188,31 @@ def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analy
     return mime, info, fmt
 
 
-def faststart(copy: WorkingCopy, mime: str, fmt: InputFormat, workdir: Path) -> tuple[WorkingCopy, InputFormat]:
-    """The file to store: an MP4 whose index follows its data is remuxed (no re-encoding) so
-    playback starts at once; anything else is stored as it came."""
-    if mime not in analysis.MP4_FAMILY or not analysis.moov_after_mdat(copy.read_at, copy.size):
-        return copy, fmt
-    remuxed = workdir / "faststart.mp4"
-    analysis.remux_faststart(copy.path, fmt, remuxed, ffmpeg_limits(copy.size))
-    size, sha = digest(_file_chunks(remuxed))
-    return WorkingCopy(remuxed, size, sha), InputFormat.pinned("mov")
+def make_rendition(plan: playback.Plan, copy: WorkingCopy, fmt: InputFormat,
+                   info: analysis.MediaInfo, workdir: Path) -> WorkingCopy | None:
+    """What browsers will play, where the original does not play as it is (None then)."""
+    if plan.method is playback.Method.ORIGINAL:
+        return None
+    target = workdir / "playable.mp4"
+    renditions.make(plan, copy.path, fmt, info, target, copy.size)
+    size, sha = digest(_file_chunks(target))
+    return WorkingCopy(target, size, sha)
 
 
-def store(asset: MediaAsset, source: blobs.Blob, playable: WorkingCopy, mime: str,
-          remuxed: bool) -> Stored:
-    """Put the final bytes at the asset's key: the remuxed file, or the upload itself (a rename,
-    or an S3 server-side copy)."""
+def store_original(asset: MediaAsset, source: blobs.Blob, copy: WorkingCopy) -> Stored:
+    """Keep the upload as it was sent at the asset's original key: a rename, or an S3
+    server-side copy; nothing if an earlier attempt already moved it there."""
     key = storage.final_key(asset.id)
-    if remuxed:
-        stored = blobs.put_file(playable.path, key, mime)
-        if source.key != key:
-            source.delete()
-    else:
-        stored = source if source.key == key else blobs.move(source, key)
+    stored = source if source.key == key else blobs.move(source, key)
     etag = stored.etag() if isinstance(stored, blobs.S3Blob) else ""
-    return Stored(key=key, size=playable.size, sha256=playable.sha256, etag=etag)
+    return Stored(key=key, size=copy.size, sha256=copy.sha256, etag=etag)
+
+
+def store_rendition(asset: MediaAsset, rendition: WorkingCopy, mime: str) -> Stored:
+    key = storage.playable_key(asset.id)
+    stored = blobs.put_file(rendition.path, key, mime)
+    etag = stored.etag() if isinstance(stored, blobs.S3Blob) else ""
+    return Stored(key=key, size=rendition.size, sha256=rendition.sha256, etag=etag)
 
 
 def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
@@ -245,6 +246,10 @@ def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
             return None
 
 
+def _index_first(copy: WorkingCopy, mime: str) -> bool:
+    return mime not in analysis.MP4_FAMILY or not analysis.moov_after_mdat(copy.read_at, copy.size)
+
+
 def _run(asset: MediaAsset) -> MediaAsset:
     source = _source(asset)
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{asset.id}-") as tmp:
@@ -253,23 +258,36 @@ def _run(asset: MediaAsset) -> MediaAsset:
         if copy.size == 0:
             raise Unacceptable("The file is empty.")
         mime, info, fmt = describe(copy, workdir)
-        playable, playable_fmt = faststart(copy, mime, fmt, workdir)
+        plan = playback.plan(mime, info, _index_first(copy, mime))
+        logger.info("asset %s: %s, %s%s", asset.id, mime, plan.method,
+                    f" ({plan.reason})" if plan.reason else "")
+        rendition = make_rendition(plan, copy, fmt, info, workdir)
+        playable, playable_fmt = ((rendition, InputFormat.pinned("mov")) if rendition
+                                  else (copy, fmt))
         is_image = mime.startswith("image/")
         poster = (make_poster(asset, playable, playable_fmt, info, workdir)
                   if info.has_video and not is_image else "")
-        stored = store(asset, source, playable, mime, remuxed=playable is not copy)
+        original = store_original(asset, source, copy)
+        served = store_rendition(asset, rendition, plan.mime_type) if rendition else original
+    video_codec, audio_codec = renditions.playback_codecs(plan, info)
+    width, height = info.displayed_size
     now = timezone.now()
     fields = {
-        "status": Status.READY, "mime_type": mime, "size": stored.size, "sha256": stored.sha256,
-        "storage_key": stored.key, "etag": stored.etag, "poster_key": poster, "staging_key": "",
+        "status": Status.READY, "mime_type": plan.mime_type, "size": served.size,
+        "sha256": served.sha256, "storage_key": served.key, "etag": served.etag,
+        "playback_method": plan.method, "playback_video_codec": "" if is_image else video_codec,
+        "playback_audio_codec": audio_codec,
+        "original_key": original.key, "original_mime_type": mime,
+        "original_size": original.size, "original_sha256": original.sha256,
+        "poster_key": poster, "staging_key": "",
         "duration": None if is_image else info.duration,
-        "width": info.width, "height": info.height,
+        "width": width, "height": height,
         "video_codec": "" if is_image else info.video_codec,
         "audio_codec": info.audio_codec,
         "error": "", "ready_at": now, "updated_at": now,
     }
     MediaAsset.objects.filter(pk=asset.id).update(**fields)
-    logger.info("asset %s ready: %s, %d bytes", asset.id, mime, stored.size)
+    logger.info("asset %s ready: %s as %s, %d bytes", asset.id, mime, plan.mime_type, served.size)
     return MediaAsset.objects.get(pk=asset.id)
 
 

@@ -12,7 +12,8 @@ logger = logging.getLogger(__name__)
 
 def delete_asset(asset: MediaAsset) -> None:
     """Delete the objects first, then the row: a failure leaves the row to retry from."""
-    keys = [storage.final_key(asset.id), storage.poster_key(asset.id)]
+    keys = [storage.final_key(asset.id), storage.playable_key(asset.id),
+            storage.poster_key(asset.id)]
     for key in keys:
         blobs.stored_blob(key).delete()
     if asset.staging_key:

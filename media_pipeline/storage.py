@@ -33,6 +33,11 @@ def final_key(asset_id: uuid.UUID) -> str:
     return f"media/{asset_id}/original"
 
 
+def playable_key(asset_id: uuid.UUID) -> str:
+    """The rendition browsers play, where the original does not play as it is."""
+    return f"media/{asset_id}/playable"
+
+
 def poster_key(asset_id: uuid.UUID) -> str:
     return f"media/{asset_id}/poster.jpg"
 

@@ -268,6 +268,10 @@ FFMPEG_MAX_PIXELS = env.int("FFMPEG_MAX_PIXELS", default=120_000_000)
 # reads, a hostile sample table thousands of times that.
 FFMPEG_OUTPUT_RATIO = env.float("FFMPEG_OUTPUT_RATIO", default=1.25)
 FFMPEG_OUTPUT_MIN_BYTES = env.int("FFMPEG_OUTPUT_MIN_BYTES", default=64 * 1024**2)
+# A transcode may write more than a well-compressed source, and take longer than the deadline
+# above for a long film: this many seconds per second of media, on every core.
+FFMPEG_TRANSCODE_OUTPUT_RATIO = env.float("FFMPEG_TRANSCODE_OUTPUT_RATIO", default=4.0)
+FFMPEG_TRANSCODE_SECONDS_PER_SECOND = env.float("FFMPEG_TRANSCODE_SECONDS_PER_SECOND", default=4.0)
 
 # --- Streaming --------------------------------------------------------------------------------
 

@@ -394,6 +394,59 @@ def make_sample_table_amplifier(directory: Path, sample_bytes: int = MIB,
     return _write(directory, "amplifier.mp4", ftyp + mdat + moov)
 
 
+def _aac_sample_entry() -> bytes:
+    """An `mp4a` sample entry with an esds naming AAC-LC, 44.1 kHz stereo (object type 0x40,
+    AudioSpecificConfig 0x1210)."""
+    def descriptor(tag: int, payload: bytes) -> bytes:
+        return bytes([tag, len(payload)]) + payload
+
+    specific = descriptor(5, b"\x12\x10")
+    config = descriptor(4, struct.pack(">BB", 0x40, 0x15) + b"\x00\x00\x00" + bytes(8) + specific)
+    es = descriptor(3, struct.pack(">HB", 1, 0) + config + descriptor(6, b"\x02"))
+    return box(b"mp4a", bytes(6), struct.pack(">H", 1), bytes(8),
+               struct.pack(">HHHHI", 2, 16, 0, 0, 44100 << 16), full_box(b"esds", 0, 0, es))
+
+
+def make_sound_sample_table_amplifier(directory: Path, sample_bytes: int = MIB,
+                                      sample_count: int = 3000) -> Path:
+    """The same attack in a sound track: an M4A (moov after mdat) whose AAC-LC samples all point
+    at one `sample_bytes` run of zeros. Sound that plays as it is, in an MP4 whose index is at
+    the end: the pipeline stream-copies it into a faststart MP4, which would write
+    `sample_bytes * sample_count` bytes."""
+    timescale, delta = 44100, 1024
+    ftyp = box(b"ftyp", b"M4A ", struct.pack(">I", 512), b"M4A isomiso2")
+    mdat = box(b"mdat", bytes(sample_bytes))
+    offset = len(ftyp) + 8
+    duration = sample_count * delta
+    stbl = box(
+        b"stbl",
+        full_box(b"stsd", 0, 0, struct.pack(">I", 1), _aac_sample_entry()),
+        full_box(b"stts", 0, 0, struct.pack(">III", 1, sample_count, delta)),
+        full_box(b"stsc", 0, 0, struct.pack(">IIII", 1, 1, 1, 1)),
+        full_box(b"stsz", 0, 0, struct.pack(">II", sample_bytes, sample_count)),
+        full_box(b"stco", 0, 0, struct.pack(">I", sample_count),
+                 struct.pack(">I", offset) * sample_count),
+    )
+    minf = box(
+        b"minf", full_box(b"smhd", 0, 0, bytes(4)),
+        box(b"dinf", full_box(b"dref", 0, 0, struct.pack(">I", 1), full_box(b"url ", 0, 1))),
+        stbl,
+    )
+    mdia = box(
+        b"mdia",
+        full_box(b"mdhd", 0, 0, struct.pack(">IIIIHH", 0, 0, timescale, duration, 0x55C4, 0)),
+        full_box(b"hdlr", 0, 0, bytes(4), b"soun", bytes(12), b"SoundHandler\x00"),
+        minf,
+    )
+    tkhd = full_box(b"tkhd", 0, 3, struct.pack(">IIIII", 0, 0, 1, 0, duration), bytes(8),
+                    struct.pack(">hhhH", 0, 0, 0x100, 0), MATRIX, struct.pack(">II", 0, 0))
+    mvhd = full_box(b"mvhd", 0, 0, struct.pack(">IIIIIH", 0, 0, timescale, duration, 0x10000,
+                                               0x100), bytes(10), MATRIX, bytes(24),
+                    struct.pack(">I", 2))
+    moov = box(b"moov", mvhd, box(b"trak", tkhd, mdia))
+    return _write(directory, "amplifier.m4a", ftyp + mdat + moov)
+
+
 def _alias_dref(path: str) -> bytes:
     """A `dref` with one Mac alias (`alis`) record whose absolute path is `path`.
 

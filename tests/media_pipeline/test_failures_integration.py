@@ -231,7 +231,7 @@ def test_pipeline_runs_on_postgresql(tmp_path: Path, redis_server: RedisServer,
         assert asset["status"] == "ready" and asset["mime_type"] == "video/mp4"
         # The stream lookup runs on psycopg's own cursor (streaming/access.py): a signed seek.
         status, _, whole = app.request("GET", asset["stream_url"])
-        assert status == 200 and hashlib.sha256(whole).hexdigest() == asset["sha256"]
+        assert status == 200 and len(whole) == asset["playback"]["size"]
         status, headers, chunk = app.request("GET", asset["stream_url"], headers={"Range": "bytes=10-1009"})
         assert status == 206 and headers["Content-Range"] == f"bytes 10-1009/{len(whole)}"
         assert chunk == whole[10:1010]

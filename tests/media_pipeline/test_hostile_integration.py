@@ -118,7 +118,8 @@ def test_a_mov_reference_to_another_file_is_not_followed(stack: AppStack, token:
 
 def test_a_sample_table_amplifier_stops_at_the_output_cap_and_leaves_nothing(
         stack: AppStack, token: str, tmp_path: Path) -> None:
-    upload = hostile.make_sample_table_amplifier(tmp_path)
+    # Sound that plays as it is, in an MP4 whose index is at the end: stream-copied to fast start.
+    upload = hostile.make_sound_sample_table_amplifier(tmp_path)
     assert upload.stat().st_size < 2 * MIB
 
     asset = process(stack, token, upload)
@@ -127,6 +128,16 @@ def test_a_sample_table_amplifier_stops_at_the_output_cap_and_leaves_nothing(
     assert "would have written more than 64 MiB" in asset["error"]
     assert "status=output" in stack.log("worker-w1")
     assert list((stack.workdir / "scratch").glob("asset-*")) == []  # the partial remux is gone
+
+
+def test_a_video_sample_table_amplifier_is_transcoded_into_something_small(
+        stack: AppStack, token: str, tmp_path: Path) -> None:
+    # MJPEG is transcoded, not copied: each repeated frame is encoded once more, as a frame.
+    asset = process(stack, token, hostile.make_sample_table_amplifier(tmp_path))
+    assert asset["status"] in ("ready", "failed"), asset
+    if asset["status"] == "ready":
+        assert asset["playback"]["method"] == "transcode"
+        assert asset["playback"]["size"] < 64 * MIB
 
 
 def test_a_decompression_bomb_is_refused_before_it_is_decoded(stack: AppStack, token: str,

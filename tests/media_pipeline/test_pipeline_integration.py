@@ -56,12 +56,15 @@ def ffprobe(path: Path) -> dict:
     return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize(("kind", "mime"), [
-    ("mp4", "video/mp4"), ("webm", "video/webm"), ("mp3", "audio/mpeg"), ("png", "image/png"),
+@pytest.mark.parametrize(("kind", "mime", "method"), [
+    ("mp4", "video/mp4", "remux"),  # its index is at the end
+    ("webm", "video/webm", "transcode"),  # VP8: not every browser plays it
+    ("mp3", "audio/mpeg", "original"),
+    ("png", "image/png", "original"),
 ])
 def test_uploaded_media_ends_ready_with_facts_read_from_the_file(
         stack: AppStack, token: str, s3_server: S3Server, sample_media: dict[str, Path],
-        kind: str, mime: str) -> None:
+        kind: str, mime: str, method: str) -> None:
     source = sample_media[kind]
     status, body = stack.upload(token, f"upload.{kind}", source)
     assert status == 202, body
@@ -72,10 +75,15 @@ def test_uploaded_media_ends_ready_with_facts_read_from_the_file(
     assert asset["status"] == "ready", asset["error"]
     assert asset["mime_type"] == mime
     stored = stored_bytes(stack, s3_server, asset["id"])
+    assert stored == source.read_bytes()  # the original is kept as it was sent
     assert asset["size"] == len(stored)
     assert asset["sha256"] == hashlib.sha256(stored).hexdigest()
-    if kind != "mp4":  # an MP4 is remuxed for fast start; everything else is stored as sent
-        assert stored == source.read_bytes()
+    assert asset["playback"]["method"] == method
+    status, headers, served = stack.request("GET", asset["stream_url"])
+    assert status == 200 and headers["Content-Type"] == asset["playback"]["mime_type"]
+    assert len(served) == asset["playback"]["size"]
+    if method == "original":
+        assert served == stored
     probe = ffprobe(source)
     video = next((s for s in probe["streams"] if s["codec_type"] == "video"), None)
     if kind == "png":
@@ -87,7 +95,7 @@ def test_uploaded_media_ends_ready_with_facts_read_from_the_file(
     assert leftovers(stack, s3_server, asset["id"]) == []
 
 
-def test_mp4_with_index_at_the_end_is_stored_with_index_first(
+def test_mp4_with_index_at_the_end_is_served_with_index_first_and_kept_as_sent(
         stack: AppStack, token: str, s3_server: S3Server, sample_media: dict[str, Path]) -> None:
     original = sample_media["mp4"].read_bytes()
     assert moov_after_mdat(lambda o, n: original[o:o + n], len(original))
@@ -95,9 +103,13 @@ def test_mp4_with_index_at_the_end_is_stored_with_index_first(
     _, body = stack.upload(token, "late-moov.mp4", original)
     asset = stack.wait_until_done(token, body["id"])
 
-    stored = stored_bytes(stack, s3_server, asset["id"])
     assert asset["status"] == "ready"
-    assert not moov_after_mdat(lambda o, n: stored[o:o + n], len(stored))
+    assert stored_bytes(stack, s3_server, asset["id"]) == original
+    _, _, served = stack.request("GET", asset["stream_url"])
+    assert not moov_after_mdat(lambda o, n: served[o:o + n], len(served))
+    assert asset["playback"] == {"method": "remux", "mime_type": "video/mp4",
+                                 "video_codec": "h264", "audio_codec": "aac",
+                                 "size": len(served)}
     assert asset["video_codec"] == "h264" and asset["audio_codec"] == "aac"
     assert asset["poster_url"]
     status, headers, poster = stack.request("GET", asset["poster_url"], token=token)

@@ -76,6 +76,8 @@ def make_asset(owner: User) -> MakeAsset:
             "mime_type": "video/mp4", "size": 5_242_880, "duration": 125.0, "width": 320,
             "height": 240, "video_codec": "h264", "audio_codec": "aac", "storage": "local",
             "storage_key": "media/x.mp4", "poster_key": "posters/x.jpg", "sha256": "ab" * 32,
+            "original_mime_type": "video/mp4", "original_size": 5_242_880,
+            "original_sha256": "ab" * 32, "playback_method": "original",
         }
         values.update(fields)
         return MediaAsset.objects.create(**values)

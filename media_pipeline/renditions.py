@@ -1,0 +1,89 @@
+"""Make the rendition a playback plan asks for (media_pipeline/playback.py), in the ffmpeg box.
+
+Each method is one ffmpeg run from the worker-local original to a faststart MP4 in the task's
+scratch directory: its arguments are built here, from the plan and what ffprobe read, and
+nothing in them comes from the upload but numbers ffprobe parsed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from media_pipeline.analysis import MediaInfo
+from media_pipeline.conf import transcode_limits
+from media_pipeline.ffmpeg import InputFormat, run
+from media_pipeline.playback import Method, Plan
+
+# AAC-LC stereo at 48 kHz: what every browser decodes; 160 kb/s is transparent for most
+# material (PeerTube and MediaCMS both use ffmpeg's native aac encoder in this range).
+AUDIO = ["-c:a", "aac", "-b:a", "160k", "-ac", "2", "-ar", "48000"]
+# Index first, so playback starts before the whole file has arrived.
+MP4_OUT = ["-movflags", "+faststart", "-f", "mp4"]
+# The first video stream (cover art and data streams aside) and the first audio stream, if any:
+# MP4 cannot carry every stream another container may hold (subtitles, timecode, data).
+FIRST_STREAMS = ["-map", "0:V:0?", "-map", "0:a:0?", "-sn", "-dn"]
+MAX_HEIGHT = 1080  # of the shorter side, as displayed
+
+
+def video_args(info: MediaInfo) -> list[str]:
+    """H.264 High 8-bit 4:2:0 (issue #12): at most 1080p, a keyframe every 2 s, deinterlaced
+    and tone-mapped to SDR where the source needs it. ffmpeg applies the display rotation
+    before the filters (its default), so the picture is upright and sized as displayed."""
+    filters = []
+    if info.is_interlaced:
+        filters.append("bwdif=mode=send_frame")
+    if info.is_hdr:
+        filters.append(HDR_TO_SDR)
+    shorter = MAX_HEIGHT
+    filters.append(f"scale=w='if(gte(iw,ih),-2,min({shorter},iw))'"
+                   f":h='if(gte(iw,ih),min({shorter},ih),-2)'")
+    filters.append("format=yuv420p")
+    fps = info.frame_rate or 30.0
+    gop = max(1, round(2 * fps))
+    return ["-c:v", "libx264", *X264, "-profile:v", "high", "-pix_fmt", "yuv420p",
+            "-vf", ",".join(filters), "-g", str(gop), "-keyint_min", str(gop),
+            "-sc_threshold", "0"]
+
+
+# Set from measurements in issue #12's closing note; see FIELD_NOTES for PeerTube's choice.
+X264 = ["-preset", "veryfast", "-crf", "23"]
+HDR_TO_SDR = ("zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
+              "tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv")
+
+
+def output_args(plan: Plan, info: MediaInfo) -> list[str]:
+    """ffmpeg's arguments after the input, for the plan's method."""
+    if plan.method is Method.REMUX:
+        return [*FIRST_STREAMS, "-c", "copy", *MP4_OUT]
+    if plan.method is Method.AUDIO:
+        video = ["-c:v", "copy"] if info.has_video else ["-vn"]
+        return [*FIRST_STREAMS, *video, *AUDIO, *MP4_OUT]
+    if plan.method is Method.TRANSCODE:
+        audio = AUDIO if info.audio_codec else ["-an"]
+        return [*FIRST_STREAMS, *video_args(info), *audio, *MP4_OUT]
+    raise ValueError(f"{plan.method} makes no rendition")
+
+
+STEP_NAMES = {
+    Method.REMUX: "Preparing the video for streaming",
+    Method.AUDIO: "Converting the sound for browsers",
+    Method.TRANSCODE: "Converting the video for browsers",
+}
+
+
+def make(plan: Plan, source: Path, fmt: InputFormat, info: MediaInfo, target: Path,
+         source_size: int) -> None:
+    """Write the plan's rendition of `source` to `target` (raises `ToolFailed` with a sentence)."""
+    run("ffmpeg", source, fmt, limits=transcode_limits(source_size, plan.method, info.duration),
+        what=STEP_NAMES[plan.method], outputs=[*output_args(plan, info), "-y", f"file:{target}"],
+        output=target, scratch=target.parent)
+
+
+def playback_codecs(plan: Plan, info: MediaInfo) -> tuple[str, str]:
+    """The (video, audio) codecs of what the plan serves."""
+    if plan.method is Method.TRANSCODE:
+        return ("h264" if info.has_video else ""), ("aac" if info.audio_codec else "")
+    if plan.method is Method.AUDIO:
+        return info.video_codec, "aac"
+    return info.video_codec, info.audio_codec
+

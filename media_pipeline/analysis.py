@@ -39,6 +39,10 @@ MIME_ALIASES = {
     "application/ogg": "audio/ogg",
     "image/jpg": "image/jpeg",
     "image/x-png": "image/png",
+    "audio/x-aiff": "audio/aiff",
+    "audio/AMR": "audio/amr",
+    "video/MP2T": "video/mp2t",
+    "application/mxf": "video/mxf",
 }
 # libmagic says these for some valid media (MP4 iso5 brand, MP3 with ID3, some MKV): let
 # ffprobe decide (FIELD_NOTES, "Uploads and processing").
@@ -53,6 +57,14 @@ FFPROBE_FORMAT_TYPES = {
     "wav": "audio/wav",
     "flac": "audio/flac",
     "aac": "audio/aac",
+    "mpegts": "video/mp2t",  # camera .mts/.m2ts, which libmagic calls octet-stream
+    "mpeg": "video/mpeg",
+    "avi": "video/x-msvideo",
+    "asf": "video/x-ms-asf",
+    "flv": "video/x-flv",
+    "mxf": "video/mxf",
+    "aiff": "audio/aiff",
+    "amr": "audio/amr",
 }
 MP4_FAMILY = {"video/mp4", "video/quicktime", "audio/mp4"}
 
@@ -69,10 +81,14 @@ DEMUXERS = {
     "audio/wav": "wav", "application/x-riff": "wav", "audio/flac": "flac",
     "image/png": "png_pipe", "image/jpeg": "jpeg_pipe", "image/gif": "gif",
     "image/webp": "webp_pipe",
+    # What phones, cameras, editors and old desktops make (issue #12).
+    "video/3gpp": "mov", "video/x-msvideo": "avi", "video/x-ms-asf": "asf", "video/x-flv": "flv",
+    "video/mpeg": "mpeg", "video/mp2t": "mpegts", "video/mxf": "mxf",
+    "audio/aiff": "aiff", "audio/amr": "amr",
 }
 # Bytes libmagic cannot name may be probed, but only among these (`-format_whitelist`): media
 # containers that never open another input.
-PROBE_DEMUXERS = ("mov", "matroska", "ogg", "mp3", "aac", "wav", "flac")
+PROBE_DEMUXERS = ("mov", "matroska", "ogg", "mp3", "aac", "wav", "flac", "mpegts")
 # ffprobe's `format_name` for each demuxer, to pin the later steps to what the probe found.
 _DEMUXER_OF_FORMAT = {"mov,mp4,m4a,3gp,3g2,mj2": "mov", "matroska,webm": "matroska"}
 

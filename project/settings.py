@@ -235,6 +235,10 @@ MEDIA_ALLOWED_TYPES = env.list(
         "video/mp4", "video/webm", "video/quicktime", "video/x-matroska", "video/ogg",
         "audio/mpeg", "audio/mp4", "audio/ogg", "audio/wav", "audio/flac", "audio/webm",
         "audio/aac",
+        # Played through a rendition (media_pipeline/playback.py).
+        "video/3gpp", "video/x-msvideo", "video/x-ms-asf", "audio/x-ms-asf", "video/x-flv",
+        "video/mpeg", "video/mp2t", "video/mxf", "audio/aiff", "audio/amr", "audio/3gpp",
+        "audio/mp2t", "audio/mxf",
         "image/png", "image/jpeg", "image/gif", "image/webp",
     ],
 )

@@ -1,0 +1,137 @@
+"""What people really upload, made at test time with ffmpeg and processed by the real worker on
+local disk and S3: every file ends ready, kept as sent, with a rendition (or the original) in
+the one form every browser plays."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import RedisServer, S3Server
+from tests.stack import AppStack
+
+pytestmark = pytest.mark.integration
+
+PICTURE = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2"]
+TONE = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
+SURROUND = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2,pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"]
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+
+# name: (ffmpeg arguments, the playback method it needs)
+CORPUS: dict[str, tuple[list[str], str]] = {
+    "phone-hevc.mov": ([*PICTURE, *TONE, "-c:v", "libx265", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-c:a", "aac"], "transcode"),
+    "hdr-hevc10.mp4": ([*PICTURE, *TONE, "-c:v", "libx265", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p10le", "-color_primaries", "bt2020",
+                        "-color_trc", "smpte2084", "-colorspace", "bt2020nc", "-c:a", "aac"],
+                       "transcode"),
+    "clip-vp9.webm": ([*PICTURE, *TONE, "-c:v", "libvpx-vp9", "-deadline", "realtime",
+                       "-cpu-used", "8", "-c:a", "libopus"], "transcode"),
+    "clip-av1.mkv": ([*PICTURE, *TONE, "-c:v", "libaom-av1", "-cpu-used", "8", "-c:a",
+                      "libopus"], "transcode"),
+    "old-desktop.avi": ([*PICTURE, *TONE, "-c:v", "mpeg4", "-c:a", "libmp3lame"], "transcode"),
+    "dvd.mpg": ([*PICTURE, *TONE, "-c:v", "mpeg2video", "-c:a", "mp2", "-f", "vob"],
+                "transcode"),
+    "windows.wmv": ([*PICTURE, *TONE, "-c:v", "wmv2", "-c:a", "wmav2"], "transcode"),
+    "flash.flv": ([*PICTURE, *TONE, "-c:v", "flv1", "-c:a", "libmp3lame", "-ar", "44100"],
+                  "transcode"),
+    "editor-prores.mov": ([*PICTURE, *TONE, "-c:v", "prores_ks", "-c:a", "pcm_s16le"],
+                          "transcode"),
+    "broadcast.mxf": ([*PICTURE, *TONE, "-c:v", "mpeg2video", "-c:a", "pcm_s16le", "-ar",
+                       "48000"], "transcode"),
+    "camera-interlaced.mts": ([*PICTURE, *TONE, "-c:v", "mpeg2video", "-flags", "+ilme+ildct",
+                               "-top", "1", "-c:a", "mp2", "-f", "mpegts"], "transcode"),
+    "movie-ac3.mkv": ([*PICTURE, *TONE, *H264, "-c:a", "ac3"], "audio"),
+    "surround.mp4": ([*PICTURE, *SURROUND, *H264, "-c:a", "aac", "-movflags", "+faststart"],
+                     "audio"),
+    "camera-h264.ts": ([*PICTURE, *TONE, *H264, "-c:a", "aac", "-f", "mpegts"], "remux"),
+    "phone.3gp": ([*PICTURE, *TONE, *H264, "-c:a", "aac", "-ar", "44100"], "remux"),
+    "portrait.mp4": ([*PICTURE, *TONE, *H264, "-c:a", "aac", "-movflags", "+faststart"],
+                     "original"),  # then given a phone's display matrix, below
+    "lossless-alac.m4a": ([*TONE, "-c:a", "alac"], "audio"),
+    "voice.wma": ([*TONE, "-c:a", "wmav2"], "audio"),
+    "studio.aiff": ([*TONE, "-c:a", "pcm_s16be"], "audio"),
+}
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("corpus")
+    def ffmpeg(*arguments: str) -> None:
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments],
+                       check=True, timeout=120)
+
+    for name, (arguments, _) in CORPUS.items():
+        ffmpeg(*arguments, "-shortest", str(directory / name))
+    # A phone stores portrait video as landscape pixels and a 90° display matrix, which ffmpeg
+    # writes from the rotate tag on a stream copy.
+    landscape = directory / "portrait.mp4"
+    ffmpeg("-i", str(landscape), "-c", "copy", "-metadata:s:v:0", "rotate=90", "-movflags",
+           "+faststart", str(directory / "rotated.mp4"))
+    (directory / "rotated.mp4").replace(landscape)
+    return {name: directory / name for name in CORPUS}
+
+
+@pytest.fixture(scope="module", params=["local", "s3"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          redis_server: RedisServer, s3_server: S3Server) -> Iterator[AppStack]:
+    extra = s3_server.env() if request.param == "s3" else {"MEDIA_STORAGE": "local"}
+    app = AppStack(tmp_path_factory.mktemp(f"playback-{request.param}"), redis_server.url, extra)
+    try:
+        app.migrate().start_web()
+        app.start_worker("w1", concurrency=2)
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def token(stack: AppStack) -> str:
+    return stack.token("pat")
+
+
+def probe(data: bytes, directory: Path) -> dict:
+    path = directory / "served"
+    path.write_bytes(data)
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
+                          "-show_streams", str(path)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_every_upload_is_served_in_a_form_every_browser_plays(
+        stack: AppStack, token: str, corpus: dict[str, Path], tmp_path: Path, name: str) -> None:
+    status, body = stack.upload(token, name, corpus[name])
+    assert status == 202, body
+
+    asset = stack.wait_until_done(token, body["id"], timeout=180)
+
+    assert asset["status"] == "ready", asset["error"]
+    assert asset["playback"]["method"] == CORPUS[name][1]
+    status, headers, served = stack.request("GET", asset["stream_url"])
+    assert status == 200 and len(served) == asset["playback"]["size"]
+    found = probe(served, tmp_path)
+    streams = {s["codec_type"]: s for s in found["streams"]}
+    if asset["playback"]["method"] == "original":
+        assert served == corpus[name].read_bytes()
+    else:
+        assert found["format"]["format_name"].startswith("mov,mp4")
+        assert headers["Content-Type"] in ("video/mp4", "audio/mp4")
+    if "video" in streams:
+        assert streams["video"]["codec_name"] == "h264"
+        assert streams["video"]["pix_fmt"] in ("yuv420p", "yuvj420p")
+        assert asset["playback"]["video_codec"] == "h264"
+    assert streams["audio"]["codec_name"] in ("aac", "mp3")
+    assert streams["audio"]["channels"] <= 2
+    assert asset["playback"]["audio_codec"] == streams["audio"]["codec_name"]
+
+
+def test_a_portrait_phone_video_reports_its_displayed_size(
+        stack: AppStack, token: str, corpus: dict[str, Path]) -> None:
+    _, body = stack.upload(token, "portrait.mp4", corpus["portrait.mp4"])
+    asset = stack.wait_until_done(token, body["id"])
+    assert (asset["width"], asset["height"]) == (240, 320)

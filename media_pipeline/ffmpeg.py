@@ -289,15 +289,17 @@ def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_second
 
 def run(tool: str, source: Path, input_format: InputFormat, *, limits: Limits, what: str,
         options: Sequence[str] = (), outputs: Sequence[str] = (), output: Path | None = None,
-        scratch: Path | None = None) -> Outcome:
+        scratch: Path | None = None, progress: Path | None = None) -> Outcome:
     """Run `tool` ('ffmpeg' or 'ffprobe') on the local file `source`, in the box.
 
     `options` come before the input (input options), `outputs` after it; `output` is the file
-    the run writes, checked against the size cap. Raises `ToolFailed` with the uploader's
+    the run writes, checked against the size cap; `progress`, a file for ffmpeg's `-progress`. Raises `ToolFailed` with the uploader's
     sentence; the tool's own stderr goes to the log only.
     """
     args = ["-hide_banner", "-nostdin", "-loglevel", "error"] if tool == "ffmpeg" else [
         "-hide_banner", "-loglevel", "error"]
+    if progress is not None:  # how far it has got, for the uploader (media_pipeline/progress.py)
+        args += ["-progress", f"file:{progress}", "-nostats"]
     args += ["-protocol_whitelist", "file", *input_format.args(),
              "-max_pixels", str(limits.max_pixels), *options,
              "-i", f"file:{Path(source).resolve()}", *outputs]

@@ -63,6 +63,8 @@ class MediaAsset(models.Model):
     etag = models.CharField(max_length=128, blank=True)
 
     error = models.TextField(blank=True)
+    # 0-99 while a long ffmpeg run (a transcode) is under way; null otherwise.
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -39,6 +39,7 @@ from media_pipeline.conf import poster_limits, probe_limits
 from media_pipeline.errors import Unacceptable
 from media_pipeline.ffmpeg import InputFormat
 from media_pipeline.models import MediaAsset
+from media_pipeline.progress import Progress
 
 logger = logging.getLogger(__name__)
 Status = MediaAsset.Status
@@ -73,7 +74,7 @@ def claim(asset_id: uuid.UUID | str) -> MediaAsset | None:
 def release(asset_id: uuid.UUID | str, reason: str) -> None:
     """Hand the asset back (status pending) so a retry can claim it again."""
     MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(
-        status=Status.PENDING, error=reason, updated_at=timezone.now())
+        status=Status.PENDING, error=reason, progress=None, updated_at=timezone.now())
 
 
 def mark_failed(asset_id: uuid.UUID | str, reason: str) -> None:
@@ -81,19 +82,23 @@ def mark_failed(asset_id: uuid.UUID | str, reason: str) -> None:
     operator can requeue the asset once the cause is fixed: no upload is ever lost."""
     logger.info("asset %s failed: %s", asset_id, reason)
     MediaAsset.objects.filter(pk=asset_id).exclude(status=Status.READY).update(
-        status=Status.FAILED, error=reason, updated_at=timezone.now())
+        status=Status.FAILED, error=reason, progress=None, updated_at=timezone.now())
 
 
 @contextmanager
-def heartbeat(asset_id: uuid.UUID | str) -> Iterator[None]:
-    """Refresh the claim every MEDIA_HEARTBEAT_SECONDS while the body runs."""
+def heartbeat(asset_id: uuid.UUID | str, progress: Progress | None = None) -> Iterator[None]:
+    """Refresh the claim every MEDIA_HEARTBEAT_SECONDS while the body runs, with how far a
+    long ffmpeg run has got."""
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.MEDIA_HEARTBEAT_SECONDS):
-                MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(
-                    updated_at=timezone.now())
+                percent = progress.percent() if progress else None
+                changes = {"updated_at": timezone.now()}
+                if percent is not None:
+                    changes["progress"] = percent
+                MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(**changes)
         except Exception:
             logger.exception("heartbeat for asset %s stopped", asset_id)
         finally:
@@ -189,12 +194,13 @@ def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analy
 
 
 def make_rendition(plan: playback.Plan, copy: WorkingCopy, fmt: InputFormat,
-                   info: analysis.MediaInfo, workdir: Path) -> WorkingCopy | None:
+                   info: analysis.MediaInfo, workdir: Path,
+                   progress: Progress) -> WorkingCopy | None:
     """What browsers will play, where the original does not play as it is (None then)."""
     if plan.method is playback.Method.ORIGINAL:
         return None
     target = workdir / "playable.mp4"
-    renditions.make(plan, copy.path, fmt, info, target, copy.size)
+    renditions.make(plan, copy.path, fmt, info, target, copy.size, progress)
     size, sha = digest(_file_chunks(target))
     return WorkingCopy(target, size, sha)
 
@@ -238,9 +244,10 @@ def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
     if asset.attempts > settings.MEDIA_MAX_ATTEMPTS:
         mark_failed(asset.id, f"Gave up after {asset.attempts - 1} attempts; an operator can requeue it.")
         return None
-    with heartbeat(asset.id):
+    progress = Progress()
+    with heartbeat(asset.id, progress):
         try:
-            return _run(asset)
+            return _run(asset, progress)
         except Unacceptable as exc:
             mark_failed(asset.id, str(exc))
             return None
@@ -250,7 +257,7 @@ def _index_first(copy: WorkingCopy, mime: str) -> bool:
     return mime not in analysis.MP4_FAMILY or not analysis.moov_after_mdat(copy.read_at, copy.size)
 
 
-def _run(asset: MediaAsset) -> MediaAsset:
+def _run(asset: MediaAsset, progress: Progress) -> MediaAsset:
     source = _source(asset)
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{asset.id}-") as tmp:
         workdir = Path(tmp)
@@ -261,7 +268,7 @@ def _run(asset: MediaAsset) -> MediaAsset:
         plan = playback.plan(mime, info, _index_first(copy, mime))
         logger.info("asset %s: %s, %s%s", asset.id, mime, plan.method,
                     f" ({plan.reason})" if plan.reason else "")
-        rendition = make_rendition(plan, copy, fmt, info, workdir)
+        rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
         playable, playable_fmt = ((rendition, InputFormat.pinned("mov")) if rendition
                                   else (copy, fmt))
         is_image = mime.startswith("image/")
@@ -284,7 +291,7 @@ def _run(asset: MediaAsset) -> MediaAsset:
         "width": width, "height": height,
         "video_codec": "" if is_image else info.video_codec,
         "audio_codec": info.audio_codec,
-        "error": "", "ready_at": now, "updated_at": now,
+        "error": "", "progress": None, "ready_at": now, "updated_at": now,
     }
     MediaAsset.objects.filter(pk=asset.id).update(**fields)
     logger.info("asset %s ready: %s as %s, %d bytes", asset.id, mime, plan.mime_type, served.size)

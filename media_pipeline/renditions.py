@@ -13,6 +13,7 @@ from media_pipeline.analysis import MediaInfo
 from media_pipeline.conf import transcode_limits
 from media_pipeline.ffmpeg import InputFormat, run
 from media_pipeline.playback import Method, Plan
+from media_pipeline.progress import Progress
 
 # AAC-LC stereo at 48 kHz: what every browser decodes; 160 kb/s is transparent for most
 # material (PeerTube and MediaCMS both use ffmpeg's native aac encoder in this range).
@@ -72,11 +73,13 @@ STEP_NAMES = {
 
 
 def make(plan: Plan, source: Path, fmt: InputFormat, info: MediaInfo, target: Path,
-         source_size: int) -> None:
-    """Write the plan's rendition of `source` to `target` (raises `ToolFailed` with a sentence)."""
+         source_size: int, progress: Progress) -> None:
+    """Write the plan's rendition of `source` to `target` (raises `ToolFailed` with a sentence),
+    reporting how far it has got to `progress`."""
+    progress.start(target.with_suffix(".progress"), info.duration)
     run("ffmpeg", source, fmt, limits=transcode_limits(source_size, plan.method, info.duration),
         what=STEP_NAMES[plan.method], outputs=[*output_args(plan, info), "-y", f"file:{target}"],
-        output=target, scratch=target.parent)
+        output=target, scratch=target.parent, progress=progress.path)
 
 
 def playback_codecs(plan: Plan, info: MediaInfo) -> tuple[str, str]:

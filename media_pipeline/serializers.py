@@ -26,6 +26,7 @@ def asset_json(asset: MediaAsset) -> dict[str, Any]:
         "video_codec": asset.video_codec or None,
         "audio_codec": asset.audio_codec or None,
         "error": asset.error or None,
+        "progress": asset.progress if asset.status == MediaAsset.Status.PROCESSING else None,
         "playback": playback_json(asset) if ready else None,
         "storage": asset.storage,
         "is_public": asset.is_public,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +136,23 @@ def test_a_portrait_phone_video_reports_its_displayed_size(
     _, body = stack.upload(token, "portrait.mp4", corpus["portrait.mp4"])
     asset = stack.wait_until_done(token, body["id"])
     assert (asset["width"], asset["height"]) == (240, 320)
+
+
+def test_a_long_transcode_reports_its_progress_while_it_runs(
+        stack: AppStack, token: str, tmp_path: Path) -> None:
+    source = tmp_path / "long-hevc.mov"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=30:duration=20", "-c:v", "libx265", "-preset",
+                    "ultrafast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1", str(source)],
+                   check=True, timeout=300)
+    _, body = stack.upload(token, source.name, source)
+    seen: list[int] = []
+    deadline = time.monotonic() + 300
+    while (asset := stack.asset(token, body["id"]))["status"] not in ("ready", "failed"):
+        assert time.monotonic() < deadline
+        if asset["progress"] is not None:
+            seen.append(asset["progress"])
+        time.sleep(0.1)
+    assert asset["status"] == "ready" and asset["progress"] is None
+    assert seen and all(0 <= p <= 99 for p in seen) and seen == sorted(seen)
+    assert max(seen) > 0

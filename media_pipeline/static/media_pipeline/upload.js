@@ -206,7 +206,11 @@
         (asset.error || "no reason was recorded."));
       return true;
     }
-    if (asset.status === "processing") {
+    if (asset.status === "processing" && asset.progress !== null && asset.progress !== undefined) {
+      // A transcode under way: how far it has got (the bar showed the upload; now the work).
+      setState(item, "processing", "Uploaded. Converting it for browsers\u2026 " + asset.progress + "%");
+      item.progress.value = asset.progress;
+    } else if (asset.status === "processing") {
       setState(item, "processing", "Uploaded. Preparing it for streaming\u2026");
     } else {
       setState(item, "pending", "Uploaded. Waiting for a worker\u2026");

@@ -235,8 +235,22 @@ def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
     return key
 
 
-def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
-    """Run the pipeline for one asset. Raises only transient errors, for the caller to retry."""
+class HandOff(Exception):  # noqa: N818 (not an error: a change of queue)
+    """The asset needs a full transcode, which runs on its own queue (`transcode_asset`), so a
+    long film never holds up the probes of a hundred photos. It is pending again, marked for
+    the transcoders."""
+
+
+def hand_to_transcoders(asset_id: uuid.UUID | str) -> None:
+    """Pending again, for the transcode queue; the hand-off is not a failed attempt."""
+    MediaAsset.objects.filter(pk=asset_id, status=Status.PROCESSING).update(
+        status=Status.PENDING, playback_method=playback.Method.TRANSCODE,
+        attempts=F("attempts") - 1, enqueued_at=None, updated_at=timezone.now())
+
+
+def process(asset_id: uuid.UUID | str, transcode: bool = False) -> MediaAsset | None:
+    """Run the pipeline for one asset. Raises only transient errors, for the caller to retry,
+    and `HandOff` where a transcode is needed but `transcode` is false."""
     asset = claim(asset_id)
     if asset is None:
         logger.info("asset %s is done or held by another worker; nothing to do", asset_id)
@@ -247,17 +261,20 @@ def process(asset_id: uuid.UUID | str) -> MediaAsset | None:
     progress = Progress()
     with heartbeat(asset.id, progress):
         try:
-            return _run(asset, progress)
+            return _run(asset, progress, transcode)
         except Unacceptable as exc:
             mark_failed(asset.id, str(exc))
             return None
+        except HandOff:
+            hand_to_transcoders(asset.id)
+            raise
 
 
 def _index_first(copy: WorkingCopy, mime: str) -> bool:
     return mime not in analysis.MP4_FAMILY or not analysis.moov_after_mdat(copy.read_at, copy.size)
 
 
-def _run(asset: MediaAsset, progress: Progress) -> MediaAsset:
+def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
     source = _source(asset)
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{asset.id}-") as tmp:
         workdir = Path(tmp)
@@ -268,6 +285,8 @@ def _run(asset: MediaAsset, progress: Progress) -> MediaAsset:
         plan = playback.plan(mime, info, _index_first(copy, mime))
         logger.info("asset %s: %s, %s%s", asset.id, mime, plan.method,
                     f" ({plan.reason})" if plan.reason else "")
+        if plan.method is playback.Method.TRANSCODE and not transcode:
+            raise HandOff
         rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
         playable, playable_fmt = ((rendition, InputFormat.pinned("mov")) if rendition
                                   else (copy, fmt))

@@ -23,6 +23,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from media_pipeline import processing
 from media_pipeline.models import MediaAsset
+from media_pipeline.playback import Method
 from media_pipeline.storage import TransientStorageError
 
 logger = logging.getLogger(__name__)
@@ -39,10 +40,25 @@ TRANSIENT_ERRORS = (
 @shared_task(name="media_pipeline.process_asset", bind=True, acks_late=True,
              reject_on_worker_lost=True, max_retries=None)
 def process_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound task)
+    """Probe, plan and store; a full transcode is handed to the transcode queue."""
     try:
-        processing.process(asset_id)
+        _process(self, asset_id, transcode=False)
+    except processing.HandOff:
+        enqueue(asset_id)
+
+
+@shared_task(name="media_pipeline.transcode_asset", bind=True, acks_late=True,
+             reject_on_worker_lost=True, max_retries=None)
+def transcode_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound task)
+    """The whole pipeline with its transcode, on the `transcode` queue (CELERY_TASK_ROUTES)."""
+    _process(self, asset_id, transcode=True)
+
+
+def _process(task, asset_id: str, transcode: bool) -> None:  # noqa: ANN001 (Celery's task)
+    try:
+        processing.process(asset_id, transcode=transcode)
     except TRANSIENT_ERRORS as exc:
-        attempt = self.request.retries + 1
+        attempt = task.request.retries + 1
         reason = f"Storage or database briefly unavailable ({type(exc).__name__}); retrying."
         if attempt >= settings.MEDIA_MAX_ATTEMPTS:
             processing.mark_failed(asset_id, "Storage was unavailable on every attempt "
@@ -50,13 +66,15 @@ def process_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound 
             return
         processing.release(asset_id, reason)
         countdown = get_exponential_backoff_interval(
-            factor=settings.MEDIA_RETRY_BACKOFF_SECONDS, retries=self.request.retries,
+            factor=settings.MEDIA_RETRY_BACKOFF_SECONDS, retries=task.request.retries,
             maximum=600, full_jitter=True)
         logger.warning("asset %s: %s (attempt %d); retry in %ss", asset_id, exc, attempt, countdown)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
     except SoftTimeLimitExceeded:
         processing.mark_failed(asset_id, "Processing took longer than allowed "
                                          f"({settings.CELERY_TASK_SOFT_TIME_LIMIT} s).")
+    except processing.HandOff:
+        raise
     except Exception:
         # A bug, not the file: retrying would fail the same way. Logged for the operator.
         logger.exception("asset %s: unexpected error", asset_id)
@@ -65,9 +83,13 @@ def process_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound 
 
 
 def enqueue(asset_id: uuid.UUID | str) -> bool:
-    """Send the processing task; with the broker down, leave the asset for the reconciler."""
+    """Send the processing task (or, for an asset handed to the transcoders, the transcode
+    task); with the broker down, leave the asset for the reconciler."""
+    transcode = MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PENDING,
+                                          playback_method=Method.TRANSCODE).exists()
+    task = transcode_asset if transcode else process_asset
     try:
-        process_asset.apply_async(args=[str(asset_id)], retry=True,
+        task.apply_async(args=[str(asset_id)], retry=True,
                                   retry_policy=settings.CELERY_TASK_PUBLISH_RETRY_POLICY)
     except (BrokerError, ConnectionError, OSError) as exc:
         logger.warning("could not enqueue asset %s (%s); the reconciler will retry", asset_id, exc)

@@ -302,6 +302,9 @@ CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 300
 # longest task or a slow job runs twice (FIELD_NOTES, "Uploads and processing").
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
 CELERY_RESULT_EXPIRES = 24 * 3600
+# Full transcodes on a queue of their own, so long films never hold up probes and photos:
+# `celery -A worker.celery_app worker -Q transcode` runs them (make run's worker takes both).
+CELERY_TASK_ROUTES = {"media_pipeline.transcode_asset": {"queue": "transcode"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # With the broker down an upload must still answer promptly: try briefly, then leave the asset

@@ -148,6 +148,7 @@ def main() -> int:
 
         stack.start("worker", [
             str(BIN / "celery"), "-A", "worker.celery_app", "worker", "--beat",
+            "--queues", "celery,transcode",
             "--loglevel", "INFO", "--concurrency", env.get("WORKER_CONCURRENCY", "2"),
             "--schedule", str(VAR / "celerybeat-schedule"),
         ], env)

@@ -78,11 +78,12 @@ class AppStack:
         return self
 
     def start_worker(self, name: str = "w1", concurrency: int = 1, beat: bool = False,
-                     extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+                     extra_env: dict[str, str] | None = None,
+                     queues: str = "celery,transcode") -> subprocess.Popen:
         argv = [
             str(VENV_BIN / "celery"), "-A", "worker.celery_app", "worker", "--loglevel", "INFO",
             "--concurrency", str(concurrency), "--hostname", f"{name}-{uuid.uuid4().hex[:6]}@%h",
-            "--without-gossip", "--without-mingle", "--pool", "prefork",
+            "--without-gossip", "--without-mingle", "--pool", "prefork", "--queues", queues,
         ]
         if beat:
             argv += ["--beat", "--schedule", str(self.workdir / f"beat-{name}")]

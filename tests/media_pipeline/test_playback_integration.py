@@ -156,3 +156,27 @@ def test_a_long_transcode_reports_its_progress_while_it_runs(
     assert asset["status"] == "ready" and asset["progress"] is None
     assert seen and all(0 <= p <= 99 for p in seen) and seen == sorted(seen)
     assert max(seen) > 0
+
+
+def test_a_transcode_waits_for_a_transcoder_while_photos_go_ahead(
+        tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer,
+        corpus: dict[str, Path], sample_media: dict[str, Path]) -> None:
+    # A worker of the default queue only: it probes the HEVC video and hands it on, and the
+    # photo after it is ready while the video waits; a transcoder then takes the video.
+    base = redis_server.url.rsplit("/", 1)[0]
+    app = AppStack(tmp_path_factory.mktemp("queues"), f"{base}/7", {"MEDIA_STORAGE": "local"})
+    try:
+        app.migrate().start_web()
+        app.start_worker("quick", queues="celery")
+        token = app.token("quinn")
+        _, film = app.upload(token, "phone-hevc.mov", corpus["phone-hevc.mov"])
+        _, photo = app.upload(token, "frame.png", sample_media["png"])
+        assert app.wait_until_done(token, photo["id"])["status"] == "ready"
+        waiting = app.asset(token, film["id"])
+        assert waiting["status"] == "pending" and waiting["stream_url"] is None
+
+        app.start_worker("transcoder", queues="transcode")
+        film = app.wait_until_done(token, film["id"], timeout=180)
+        assert film["status"] == "ready" and film["playback"]["method"] == "transcode"
+    finally:
+        app.stop()

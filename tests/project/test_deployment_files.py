@@ -45,6 +45,15 @@ def test_web_and_worker_share_one_image_and_differ_only_by_command() -> None:
     assert "gunicorn" in web["command"] and "celery -A worker.celery_app worker" in worker["command"]
 
 
+def test_transcodes_have_workers_of_their_own_on_the_transcode_queue() -> None:
+    services = compose()["services"]
+    routes = settings.CELERY_TASK_ROUTES
+    assert routes["media_pipeline.transcode_asset"]["queue"] == "transcode"
+    assert "--queues transcode" in services["transcode-worker"]["command"]
+    assert "--queues celery" in services["worker"]["command"]
+    assert services["transcode-worker"]["image"] == services["worker"]["image"]
+
+
 def test_compose_app_environment_uses_only_documented_settings() -> None:
     settings_source = (ROOT / "project" / "settings.py").read_text()
     for name in compose()["services"]["web"]["environment"]:

@@ -69,3 +69,11 @@ def sample_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "-b:a", "64k", str(files["mp3"]))
     _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:duration=1", "-frames:v", "1", str(files["png"]))
     return files
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """What people really upload (tests/media_pipeline/corpus.py), made once per run."""
+    from tests.media_pipeline.corpus import make_corpus
+
+    return make_corpus(tmp_path_factory.mktemp("corpus"))

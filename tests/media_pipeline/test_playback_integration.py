@@ -122,3 +122,39 @@ def test_a_transcode_waits_for_a_transcoder_while_photos_go_ahead(
         assert film["status"] == "ready" and film["playback"]["method"] == "transcode"
     finally:
         app.stop()
+
+
+def test_a_transcode_killed_midway_starts_again_and_leaves_nothing_behind(
+        tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer,
+        tmp_path: Path) -> None:
+    source = tmp_path / "long-hevc.mov"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=1280x720:rate=30:duration=20", "-c:v", "libx265", "-preset",
+                    "ultrafast", "-pix_fmt", "yuv420p", "-tag:v", "hvc1", str(source)],
+                   check=True, timeout=300)
+    base = redis_server.url.rsplit("/", 1)[0]
+    workdir = tmp_path_factory.mktemp("killed")
+    scratch = workdir / "scratch"
+    scratch.mkdir()
+    app = AppStack(workdir, f"{base}/8", {"MEDIA_STORAGE": "local", "TMPDIR": str(scratch)})
+    try:
+        app.migrate().start_web()
+        app.start_worker("quick", queues="celery", beat=True)
+        app.start_worker("transcoder", queues="transcode")
+        token = app.token("kim")
+        _, body = app.upload(token, source.name, source)
+        deadline = time.monotonic() + 120
+        while not (app.asset(token, body["id"])["progress"] or 0) > 0:
+            assert time.monotonic() < deadline, "the transcode never reported progress"
+            time.sleep(0.1)
+
+        app.kill_worker("transcoder")  # SIGKILL, mid-transcode
+        assert not (app.media_root / "media" / body["id"] / "playable").exists()
+        app.start_worker("transcoder-2", queues="transcode")
+        asset = app.wait_until_done(token, body["id"], timeout=300)
+    finally:
+        app.stop()
+    assert asset["status"] == "ready" and asset["playback"]["method"] == "transcode"
+    assert asset["playback"]["size"] == (app.media_root / "media" / body["id"] / "playable").stat().st_size
+    assert list(scratch.glob("asset-*")) == []
+    assert subprocess.run(["pgrep", "-f", f"asset-{body['id']}"], capture_output=True).returncode == 1

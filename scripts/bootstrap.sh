@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 packages="redis-server libmagic1 ffmpeg"
 if [ "$mode" = test ]; then
-  # The integration tests run the real services: PostgreSQL, nginx (x-accel), Chromium.
-  packages="$packages postgresql nginx chromium fonts-dejavu-core"
+  # The integration tests run the real services: PostgreSQL, nginx (x-accel), Chromium and
+  # Firefox ESR (playback in both).
+  packages="$packages postgresql nginx chromium firefox-esr fonts-dejavu-core"
 fi
 
 missing=""

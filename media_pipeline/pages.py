@@ -32,7 +32,7 @@ from media_pipeline.access import visible_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
 from streaming.conf import stream_settings
-from streaming.signing import Grant, stream_url
+from streaming.signing import Grant, original_url, stream_url
 
 View = Callable[..., HttpResponse]
 
@@ -110,6 +110,8 @@ class AssetView:
     is_ready: bool
     stream_url: str | None
     download_url: str | None
+    # The upload as it was sent, for its owner, where what plays is a rendition made from it.
+    original_url: str | None
     poster_url: str | None
     thumbnail_url: str | None
     duration: str
@@ -129,6 +131,9 @@ class AssetView:
             is_ready=ready,
             stream_url=signed,
             download_url=f"{signed}&download=1" if signed else None,
+            original_url=(original_url(asset) if signed and grant is Grant.OWNER
+                          and asset.original_key and asset.original_key != asset.storage_key
+                          else None),
             poster_url=poster,
             thumbnail_url=thumbnail,
             duration=format_duration(asset.duration),

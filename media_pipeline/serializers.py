@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 
 from media_pipeline.models import MediaAsset
-from streaming.signing import stream_url
+from streaming.signing import original_url, stream_url
 
 
 def asset_json(asset: MediaAsset) -> dict[str, Any]:
@@ -33,6 +33,8 @@ def asset_json(asset: MediaAsset) -> dict[str, Any]:
         "created_at": asset.created_at.isoformat() if asset.created_at else None,
         "ready_at": asset.ready_at.isoformat() if asset.ready_at else None,
         "stream_url": stream_url(asset) if ready else None,
+        # The API answers owners only (another user's asset is 404).
+        "original_url": original_url(asset) if ready and asset.original_key else None,
         "player_url": reverse("media_pipeline:player", args=[asset.id]),
         "poster_url": reverse("media_pipeline:poster", args=[asset.id]) if ready and asset.poster_key else None,
     }

@@ -1,5 +1,6 @@
 """Who may stream an asset: a signature whose grant still holds (streaming/signing.py), the
-owner's session, or a public asset.
+owner's session, or a public asset. Who may download its original: the owner only, by session
+or by an original-download signature.
 
 The signature is checked before the database is touched, so a forged URL costs one HMAC.
 Private assets answer 404 (not 403) to anyone without access, so their ids cannot be probed.
@@ -149,3 +150,30 @@ def authorised_asset(request: HttpRequest, asset_id: uuid.UUID) -> StreamAsset:
     if user.is_authenticated and user.pk == asset.owner_id:
         return asset
     raise Http404("no such asset")
+
+
+def authorised_original(request: HttpRequest, asset_id: uuid.UUID) -> StreamAsset:
+    """The original upload of a ready asset, for its owner only; PermissionDenied (403) for a
+    bad signature, Http404 for anyone else. Shaped like a stream row, so the same `answer`
+    serves it, always as an attachment."""
+    check = check_signature(asset_id, request.GET.get(SIGNATURE_PARAM))
+    if check is SignatureCheck.INVALID:
+        raise PermissionDenied("download signature is invalid or expired")
+    asset = MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.READY).first()
+    if asset is None or not asset.original_key:
+        raise Http404("no such asset")
+    user = request.user
+    if check is not SignatureCheck.ORIGINAL and not (
+            user.is_authenticated and user.pk == asset.owner_id):
+        raise Http404("no such asset")
+    # The S3 ETag pins ranged GETs to the object the row describes; it is stored for the served
+    # object only, which is the original itself when no rendition was made. An original is
+    # written once and never replaced, so without one the GETs go unpinned.
+    same_object = asset.original_key == asset.storage_key
+    return StreamAsset(
+        id=asset.id, owner_id=asset.owner_id, filename=asset.filename, is_public=False,
+        mime_type=asset.original_mime_type or "application/octet-stream",
+        size=asset.original_size, sha256=asset.original_sha256, storage=asset.storage,
+        storage_key=asset.original_key, etag=asset.etag if same_object else "",
+        ready_at=asset.ready_at,
+    )

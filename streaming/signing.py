@@ -11,6 +11,9 @@ A URL means what it was issued for (the grant), checked against the row on every
 - `o`, owner: given to the asset's owner (their pages, the API); good for STREAM_URL_TTL.
 - `s`, share: given to anyone else viewing a public asset; good for STREAM_URL_TTL while the
   asset stays public. Withdrawing the share stops every such URL at once.
+- `d`, download of the original: given to the owner only, for `original_url`; good for
+  STREAM_URL_TTL. It opens the original and nothing else, and no other grant opens the original,
+  so a stream URL passed on never hands out the uploaded file.
 
 A deleted asset has no row, so every URL for it stops too. A timestamp from the future (more
 than a minute of clock skew between web hosts) is refused: nobody holding the key signs one.
@@ -40,20 +43,23 @@ CLOCK_SKEW_SECONDS = 60
 class Grant(enum.Enum):
     OWNER = "o"
     SHARE = "s"
+    ORIGINAL = "d"
 
 
 class SignatureCheck(enum.Enum):
     ABSENT = "absent"
     OWNER = "owner"  # an owner's URL, within its lifetime
     SHARE = "share"  # a shared URL, within its lifetime: good while the asset is public
+    ORIGINAL = "original"  # the owner's download of the original, within its lifetime
     INVALID = "invalid"  # tampered, for another asset, expired or from the future: 403
 
     def allows(self, is_public: bool) -> bool:
-        """Whether a request with this signature may read an asset that is (not) public."""
+        """Whether a request with this signature may stream an asset that is (not) public."""
         return self is SignatureCheck.OWNER or (self is SignatureCheck.SHARE and is_public)
 
 
-_CHECK_OF_GRANT = {Grant.OWNER.value: SignatureCheck.OWNER, Grant.SHARE.value: SignatureCheck.SHARE}
+_CHECK_OF_GRANT = {Grant.OWNER.value: SignatureCheck.OWNER, Grant.SHARE.value: SignatureCheck.SHARE,
+                   Grant.ORIGINAL.value: SignatureCheck.ORIGINAL}
 
 
 class _StreamSigner(signing.TimestampSigner):
@@ -100,6 +106,12 @@ def stream_url(asset: MediaAsset, grant: Grant = Grant.OWNER) -> str:
     """The relative, signed stream URL of `asset`, valid for STREAM_URL_TTL seconds."""
     path = reverse("streaming:stream", kwargs={"asset_id": asset.id})
     return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id, grant)}"
+
+
+def original_url(asset: MediaAsset) -> str:
+    """The relative, signed URL of the owner's download of the original upload."""
+    path = reverse("streaming:original", kwargs={"asset_id": asset.id})
+    return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id, Grant.ORIGINAL)}"
 
 
 def check_signature(asset_id: uuid.UUID, signature: str | None) -> SignatureCheck:

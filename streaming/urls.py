@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from streaming.views import stream
+from streaming.views import original, stream
 
 app_name = "streaming"
 
 urlpatterns = [
     path("<uuid:asset_id>/", stream, name="stream"),
+    path("<uuid:asset_id>/original/", original, name="original"),
 ]

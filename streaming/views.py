@@ -17,7 +17,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from streaming.access import authorised_asset
+from streaming.access import authorised_asset, authorised_original
 from streaming.answers import Answer, answer
 from streaming.conf import stream_settings
 from streaming.responses import body_response
@@ -51,4 +51,16 @@ def stream(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
         return HttpResponseForbidden()
     reply = answer(request.method or "GET", request.headers, asset,
                    download=request.GET.get("download") == "1", conf=stream_settings())
+    return django_response(request, reply)
+
+
+@require_safe
+def original(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
+    """The upload as it was sent, to its owner, as an attachment, with Range like a stream."""
+    try:
+        asset = authorised_original(request, asset_id)
+    except PermissionDenied:
+        return HttpResponseForbidden()
+    reply = answer(request.method or "GET", request.headers, asset, download=True,
+                   conf=stream_settings())
     return django_response(request, reply)

@@ -71,6 +71,13 @@ def test_every_upload_is_served_in_a_form_every_browser_plays(
     assert streams["audio"]["codec_name"] in ("aac", "mp3")
     assert streams["audio"]["channels"] <= 2
     assert asset["playback"]["audio_codec"] == streams["audio"]["codec_name"]
+    # The upload itself is kept and its owner gets it back, byte for byte, as an attachment.
+    status, headers, original = stack.request("GET", asset["original_url"])
+    assert status == 200 and original == corpus[name].read_bytes()
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert headers["Content-Type"] == asset["mime_type"]
+    status, _, tail = stack.request("GET", asset["original_url"], headers={"Range": "bytes=-100"})
+    assert status == 206 and tail == original[-100:]
 
 
 def test_a_portrait_phone_video_reports_its_displayed_size(

@@ -41,6 +41,29 @@ def test_download_link_is_the_stream_url_with_download_1(owner_client: Client,
     assert_signed_stream_url(download["href"].removesuffix("&download=1"), asset)
 
 
+def test_owner_is_offered_the_original_beside_a_rendition(owner_client: Client,
+                                                        make_asset: MakeAsset) -> None:
+    asset = make_asset(playback_method="transcode", storage_key="media/x/playable",
+                       original_key="media/x/original", original_mime_type="video/quicktime")
+    [link] = [a for a in elements(owner_client.get(f"/media/{asset.id}/").content, "a")
+              if "data-download-original" in a]
+    parts = urlsplit(link["href"])
+    assert parts.path == f"/stream/{asset.id}/original/"
+    assert check_signature(asset.id, parse_qs(parts.query)["sig"][0]) is SignatureCheck.ORIGINAL
+    # A viewer of the shared asset plays the rendition and is not offered the original.
+    MediaAsset.objects.filter(pk=asset.pk).update(is_public=True)
+    shared = Client().get(f"/media/{asset.id}/").content
+    assert not [a for a in elements(shared, "a") if "data-download-original" in a]
+
+
+def test_an_original_that_plays_as_it_is_is_offered_once(owner_client: Client,
+                                                        make_asset: MakeAsset) -> None:
+    asset = make_asset(original_key="media/x.mp4")  # the same object the stream serves
+    links = elements(owner_client.get(f"/media/{asset.id}/").content, "a")
+    assert not [a for a in links if "data-download-original" in a]
+    assert [a for a in links if "data-download" in a]
+
+
 def test_player_shows_the_metadata(owner_client: Client, make_asset: MakeAsset) -> None:
     asset = make_asset()
     content = owner_client.get(f"/media/{asset.id}/").content.decode()

@@ -43,11 +43,21 @@ MIME_ALIASES = {
     "audio/AMR": "audio/amr",
     "video/MP2T": "video/mp2t",
     "application/mxf": "video/mxf",
+    "audio/vnd.dolby.dd-raw": "audio/ac3",
+    "application/vnd.rn-realmedia": "video/vnd.rn-realvideo",
+    "image/x-ms-bmp": "image/bmp",
+    "image/x-icon": "image/vnd.microsoft.icon",
 }
+# Never accepted, whatever MEDIA_ALLOWED_TYPES says: pictures that carry script or are
+# documents. ffmpeg would decode SVG (librsvg), and an SVG from our origin runs its script.
+NEVER_ACCEPTED = frozenset({"image/svg+xml", "image/svg", "image/x-eps", "image/vnd.djvu",
+                            "image/x-djvu", "image/vnd.djvu+multipage"})
+MEDIA_MAJORS = frozenset({"video", "audio", "image"})
 # libmagic says these for some valid media (MP4 iso5 brand, MP3 with ID3, some MKV): let
 # ffprobe decide (FIELD_NOTES, "Uploads and processing").
 UNKNOWN_TYPES = {"application/octet-stream", "application/x-matroska", "video/x-matroska",
-                 "audio/x-hx-aac-adts", "application/x-riff", "video/webm", "audio/ogg"}
+                 "audio/x-hx-aac-adts", "application/x-riff", "video/webm", "audio/ogg",
+                 "audio/x-unknown"}
 # ffprobe's format names (its exact `format_name`) for content libmagic could not name.
 FFPROBE_FORMAT_TYPES = {
     "mov,mp4,m4a,3gp,3g2,mj2": "video/mp4",
@@ -65,7 +75,30 @@ FFPROBE_FORMAT_TYPES = {
     "mxf": "video/mxf",
     "aiff": "audio/aiff",
     "amr": "audio/amr",
+    "caf": "audio/x-caf",  # Apple's Core Audio Format
+    "w64": "audio/x-w64",
+    "au": "audio/basic",
+    "voc": "audio/x-voc",
+    "wv": "audio/x-wavpack",
+    "tta": "audio/x-tta",
+    "ape": "audio/x-ape",
+    "mpc": "audio/x-musepack",
+    "mpc8": "audio/x-musepack",
+    "dsf": "audio/x-dsf",
+    "ac3": "audio/ac3",
+    "eac3": "audio/eac3",
+    "dts": "audio/vnd.dts",
+    "truehd": "audio/x-truehd",
+    "gsm": "audio/x-gsm",
+    "nut": "video/x-nut",
+    "ivf": "video/x-ivf",  # VP8/VP9/AV1 elementary streams from encoders
+    "dv": "video/x-dv",
+    "rm": "video/vnd.rn-realvideo",
+    "h264": "video/h264",  # raw streams from drones and dashcams
+    "hevc": "video/h265",
 }
+# A container's type when it holds sound alone, where that is not just audio/<the same>.
+SOUND_ONLY_TYPES = {"video/vnd.rn-realvideo": "audio/vnd.rn-realaudio"}
 MP4_FAMILY = {"video/mp4", "video/quicktime", "audio/mp4"}
 
 # The one demuxer ffmpeg may use for each type libmagic names. libmagic and ffmpeg's probe
@@ -85,10 +118,21 @@ DEMUXERS = {
     "video/3gpp": "mov", "video/x-msvideo": "avi", "video/x-ms-asf": "asf", "video/x-flv": "flv",
     "video/mpeg": "mpeg", "video/mp2t": "mpegts", "video/mxf": "mxf",
     "audio/aiff": "aiff", "audio/amr": "amr",
+    "audio/basic": "au", "audio/x-w64": "w64", "audio/ac3": "ac3", "video/x-dv": "dv",
+    "video/vnd.rn-realvideo": "rm",
+    "image/bmp": "bmp_pipe", "image/tiff": "tiff_pipe", "image/vnd.microsoft.icon": "ico",
+    "image/x-portable-bitmap": "pbm_pipe", "image/x-portable-greymap": "pgm_pipe",
+    "image/x-portable-pixmap": "ppm_pipe", "image/jxl": "jpegxl_pipe",
+    "image/vnd.adobe.photoshop": "psd_pipe", "image/avif": "mov", "image/heic": "mov",
 }
-# Bytes libmagic cannot name may be probed, but only among these (`-format_whitelist`): media
-# containers that never open another input.
-PROBE_DEMUXERS = ("mov", "matroska", "ogg", "mp3", "aac", "wav", "flac", "mpegts")
+# Bytes libmagic cannot name (or names only as some sound) may be probed, but only among these
+# (`-format_whitelist`): media containers and elementary streams that never open another input.
+# Not here, on purpose: playlists and manifests (hls, dash, concat), image sequences (image2),
+# text that ffmpeg would render as video (tty, subtitles) and devices (lavfi).
+PROBE_DEMUXERS = ("mov", "matroska", "ogg", "mp3", "aac", "wav", "flac", "mpegts", "mpeg", "avi",
+                  "asf", "flv", "mxf", "aiff", "amr", "caf", "w64", "au", "voc", "wv", "tta",
+                  "ape", "mpc", "mpc8", "dsf", "ac3", "eac3", "dts", "truehd", "gsm", "nut",
+                  "ivf", "dv", "rm", "h264", "hevc")
 # ffprobe's `format_name` for each demuxer, to pin the later steps to what the probe found.
 _DEMUXER_OF_FORMAT = {"mov,mp4,m4a,3gp,3g2,mj2": "mov", "matroska,webm": "matroska"}
 
@@ -154,6 +198,15 @@ def needs_probe_to_decide(mime: str) -> bool:
     return mime in UNKNOWN_TYPES
 
 
+def accepted(mime: str, allowed: list[str] | tuple[str, ...]) -> bool:
+    """Whether uploads of this type are taken: video, audio or a picture that `allowed` names
+    (exactly, or as "video/*"), and never a scriptable or document type."""
+    major = mime.partition("/")[0]
+    if major not in MEDIA_MAJORS or mime in NEVER_ACCEPTED:
+        return False
+    return mime in allowed or f"{major}/*" in allowed
+
+
 def refine_mime(sniffed: str, info: MediaInfo) -> str:
     """Settle the type of media libmagic could not name, or named only by its container."""
     mime = sniffed
@@ -163,7 +216,7 @@ def refine_mime(sniffed: str, info: MediaInfo) -> str:
             mime = "video/x-matroska"  # H.264 and friends in Matroska are not WebM
     major, _, minor = mime.partition("/")
     if major == "video" and not info.has_video:
-        mime = f"audio/{minor}"
+        mime = SOUND_ONLY_TYPES.get(mime, f"audio/{minor}")
     elif mime == "audio/ogg" and info.has_video:
         mime = "video/ogg"
     return MIME_ALIASES.get(mime, mime)

@@ -69,3 +69,15 @@ def transcode_limits(input_size: int, method: Method, duration: float | None) ->
                          int(input_size * settings.FFMPEG_TRANSCODE_OUTPUT_RATIO)),
         max_pixels=settings.FFMPEG_MAX_PIXELS,
     )
+
+
+def picture_limits(pixels: int) -> Limits:
+    """For a picture's PNG: at most 8 bytes a pixel (16-bit RGBA), uncompressed, for the size
+    the probe read (itself within FFMPEG_MAX_PIXELS)."""
+    return Limits(
+        wall_seconds=settings.FFMPEG_TIMEOUT_SECONDS,
+        cpu_seconds=settings.FFMPEG_CPU_SECONDS,
+        memory_bytes=settings.FFMPEG_MEMORY_BYTES,
+        output_bytes=max(settings.FFMPEG_OUTPUT_MIN_BYTES, 8 * pixels + 1024 * 1024),
+        max_pixels=settings.FFMPEG_MAX_PIXELS,
+    )

@@ -11,7 +11,7 @@ stereo, and, for sound alone, MP3, AAC, Opus in Ogg, FLAC or WAV. So, cheapest f
   channels), or sound alone that browsers cannot play (ALAC, WMA, AMR, AIFF): the video
   copied, the audio encoded as AAC-LC stereo;
 - `transcode`: everything else (HEVC, VP9, AV1, MPEG-2, MPEG-4 Part 2, WMV, ProRes, 10-bit,
-  HDR, interlaced): H.264 and AAC.
+  HDR, interlaced): H.264 and AAC; a picture browsers do not show: a PNG.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ PLAYABLE_AUDIO_FILES = {
 }
 
 
+# Pictures every browser shows as they are; any other picture ffmpeg decodes (TIFF, PSD, PNM,
+# JPEG XL, HEIC...) is served as a PNG made from it.
+BROWSER_IMAGES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp",
+                            "image/vnd.microsoft.icon", "image/avif"})
+
+
 class Method(enum.StrEnum):
     ORIGINAL = "original"
     REMUX = "remux"
@@ -57,6 +63,10 @@ class Plan:
     method: Method
     mime_type: str
     reason: str = ""
+
+    @property
+    def is_picture(self) -> bool:
+        return self.mime_type.startswith("image/")
 
     @property
     def copies_video(self) -> bool:
@@ -97,7 +107,9 @@ def plan(mime: str, info: MediaInfo, index_first: bool) -> Plan:
     """The cheapest way to something every browser plays. `index_first`: for an MP4, whether
     its `moov` comes before its media data (else playback would wait for the whole file)."""
     if mime.startswith("image/"):
-        return Plan(Method.ORIGINAL, mime)
+        if mime in BROWSER_IMAGES:
+            return Plan(Method.ORIGINAL, mime)
+        return Plan(Method.TRANSCODE, "image/png", f"{mime} picture")
     if not info.has_video:
         return _plan_sound(mime, info, index_first)
     video, audio = video_problem(info), audio_problem(info)

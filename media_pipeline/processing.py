@@ -174,7 +174,9 @@ def working_copy(source: blobs.Blob, workdir: Path) -> WorkingCopy:
 
 
 def _refuse(mime: str) -> Unacceptable:
-    return Unacceptable(f"Files of type {mime} are not accepted; upload video, audio or an image.")
+    if mime == "application/octet-stream":
+        return Unacceptable("This file is not video, audio or a picture that can be read.")
+    return Unacceptable(f"Files of type {mime} are not accepted here.")
 
 
 def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analysis.MediaInfo, InputFormat]:
@@ -182,13 +184,13 @@ def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analy
     the later steps must use. A type outside the allow-list never reaches ffprobe."""
     allowed = settings.MEDIA_ALLOWED_TYPES
     mime = analysis.sniff_mime(copy.head())
-    if mime not in allowed and not analysis.needs_probe_to_decide(mime):
+    if not analysis.accepted(mime, allowed) and not analysis.needs_probe_to_decide(mime):
         raise _refuse(mime)
     info = analysis.probe(copy.path, mime, probe_limits(), scratch=workdir)
     fmt = analysis.probed_format(info, analysis.input_format(mime))
     if not mime.startswith("image/"):
         mime = analysis.refine_mime(mime, info)
-    if mime not in allowed:
+    if not analysis.accepted(mime, allowed):
         raise _refuse(mime)
     return mime, info, fmt
 
@@ -199,7 +201,7 @@ def make_rendition(plan: playback.Plan, copy: WorkingCopy, fmt: InputFormat,
     """What browsers will play, where the original does not play as it is (None then)."""
     if plan.method is playback.Method.ORIGINAL:
         return None
-    target = workdir / "playable.mp4"
+    target = workdir / ("playable.png" if plan.is_picture else "playable.mp4")
     renditions.make(plan, copy.path, fmt, info, target, copy.size, progress)
     size, sha = digest(_file_chunks(target))
     return WorkingCopy(target, size, sha)
@@ -285,7 +287,8 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
         plan = playback.plan(mime, info, _index_first(copy, mime))
         logger.info("asset %s: %s, %s%s", asset.id, mime, plan.method,
                     f" ({plan.reason})" if plan.reason else "")
-        if plan.method is playback.Method.TRANSCODE and not transcode:
+        # A picture converts in a moment and stays on this queue.
+        if plan.method is playback.Method.TRANSCODE and not plan.is_picture and not transcode:
             raise HandOff
         rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
         playable, playable_fmt = ((rendition, InputFormat.pinned("mov")) if rendition

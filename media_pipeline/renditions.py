@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from media_pipeline.analysis import MediaInfo
-from media_pipeline.conf import transcode_limits
+from media_pipeline.conf import picture_limits, transcode_limits
 from media_pipeline.ffmpeg import InputFormat, run
 from media_pipeline.playback import Method, Plan
 from media_pipeline.progress import Progress
@@ -59,6 +59,10 @@ def output_args(plan: Plan, info: MediaInfo) -> list[str]:
     if plan.method is Method.AUDIO:
         video = ["-c:v", "copy"] if info.has_video else ["-vn"]
         return [*FIRST_STREAMS, *video, *AUDIO, *MP4_OUT]
+    if plan.method is Method.TRANSCODE and plan.is_picture:
+        # The first picture, at its own size, losslessly; ffmpeg picks the PNG pixel format
+        # nearest the source's (alpha and 16-bit depth kept).
+        return ["-map", "0:V:0", "-frames:v", "1", "-c:v", "png", "-f", "image2pipe"]
     if plan.method is Method.TRANSCODE:
         audio = AUDIO if info.audio_codec else ["-an"]
         return [*FIRST_STREAMS, *video_args(info), *audio, *MP4_OUT]
@@ -77,8 +81,14 @@ def make(plan: Plan, source: Path, fmt: InputFormat, info: MediaInfo, target: Pa
     """Write the plan's rendition of `source` to `target` (raises `ToolFailed` with a sentence),
     reporting how far it has got to `progress`."""
     progress.start(target.with_suffix(".progress"), info.duration)
-    run("ffmpeg", source, fmt, limits=transcode_limits(source_size, plan.method, info.duration),
-        what=STEP_NAMES[plan.method], outputs=[*output_args(plan, info), "-y", f"file:{target}"],
+    if plan.is_picture:
+        limits = picture_limits((info.width or 0) * (info.height or 0))
+        what = "Converting the picture for browsers"
+    else:
+        limits = transcode_limits(source_size, plan.method, info.duration)
+        what = STEP_NAMES[plan.method]
+    run("ffmpeg", source, fmt, limits=limits, what=what,
+        outputs=[*output_args(plan, info), "-y", f"file:{target}"],
         output=target, scratch=target.parent, progress=progress.path)
 
 

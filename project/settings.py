@@ -229,19 +229,11 @@ STORAGES = {
 
 GIB = 1024**3
 MEDIA_MAX_UPLOAD_SIZE = env.int("MEDIA_MAX_UPLOAD_SIZE", default=20 * GIB)
-MEDIA_ALLOWED_TYPES = env.list(
-    "MEDIA_ALLOWED_TYPES",
-    default=[
-        "video/mp4", "video/webm", "video/quicktime", "video/x-matroska", "video/ogg",
-        "audio/mpeg", "audio/mp4", "audio/ogg", "audio/wav", "audio/flac", "audio/webm",
-        "audio/aac",
-        # Played through a rendition (media_pipeline/playback.py).
-        "video/3gpp", "video/x-msvideo", "video/x-ms-asf", "audio/x-ms-asf", "video/x-flv",
-        "video/mpeg", "video/mp2t", "video/mxf", "audio/aiff", "audio/amr", "audio/3gpp",
-        "audio/mp2t", "audio/mxf",
-        "image/png", "image/jpeg", "image/gif", "image/webp",
-    ],
-)
+# What uploads may be: exact types, or "video/*", "audio/*", "image/*" for all of a kind. By
+# default every video, sound and picture ffmpeg decodes (media_pipeline/analysis.py pins the
+# demuxer for each); scriptable and document types (SVG, PostScript, DjVu) never are, whatever
+# this says. Operators who want less name the types, e.g. "video/mp4,video/quicktime".
+MEDIA_ALLOWED_TYPES = env.list("MEDIA_ALLOWED_TYPES", default=["video/*", "audio/*", "image/*"])
 # Local staging sits beside MEDIA_ROOT so the final store is a rename on the same filesystem.
 MEDIA_STAGING_ROOT = Path(
     env.str("MEDIA_STAGING_ROOT", default=str(MEDIA_ROOT.parent / "staging"))

@@ -8,7 +8,8 @@ import struct
 import pytest
 
 from media_pipeline.analysis import (
-    SNIFF_BYTES, MediaInfo, Unacceptable, moov_after_mdat, parse_ffprobe, refine_mime, sniff_mime,
+    PROBE_DEMUXERS, SNIFF_BYTES, MediaInfo, Unacceptable, accepted, moov_after_mdat, parse_ffprobe,
+    refine_mime, sniff_mime,
 )
 
 
@@ -56,6 +57,39 @@ def test_a_type_outside_the_allow_list_never_reaches_ffprobe(tmp_path, monkeypat
         describe(WorkingCopy(page, page.stat().st_size, ""))
 
 
+@pytest.mark.parametrize(("mime", "allowed", "taken"), [
+    ("video/x-nut", ["video/*", "audio/*", "image/*"], True),
+    ("image/tiff", ["video/*", "audio/*", "image/*"], True),
+    ("audio/x-wavpack", ["audio/*"], True),
+    ("video/mp4", ["video/mp4", "video/quicktime"], True),
+    ("video/x-msvideo", ["video/mp4", "video/quicktime"], False),  # an operator who wants less
+    ("image/png", ["video/*"], False),
+    # Never, whatever the setting says: script, documents, and anything not media.
+    ("image/svg+xml", ["video/*", "audio/*", "image/*"], False),
+    ("image/svg+xml", ["image/svg+xml"], False),
+    ("image/x-eps", ["image/*"], False),
+    ("text/html", ["text/html", "text/*"], False),
+    ("application/pdf", ["application/pdf"], False),
+    ("application/octet-stream", ["application/*"], False),
+])
+def test_what_is_accepted(mime: str, allowed: list[str], taken: bool) -> None:
+    assert accepted(mime, allowed) is taken
+
+
+@pytest.mark.parametrize("demuxer", ["hls", "dash", "concat", "image2", "tty", "lavfi", "ass",
+                                     "srt", "ffmetadata", "svg_pipe", "sdp", "rtsp"])
+def test_bytes_libmagic_cannot_name_are_never_probed_as_what_opens_or_renders_more(
+        demuxer: str) -> None:
+    assert demuxer not in PROBE_DEMUXERS
+
+
+def test_every_probed_container_has_a_type_of_its_own() -> None:
+    from media_pipeline.analysis import FFPROBE_FORMAT_TYPES
+    names = {"mov": "mov,mp4,m4a,3gp,3g2,mj2", "matroska": "matroska,webm"}
+    for demuxer in PROBE_DEMUXERS:
+        assert FFPROBE_FORMAT_TYPES[names.get(demuxer, demuxer)].split("/")[0] in ("video", "audio")
+
+
 def test_sniffing_normalises_aliases() -> None:
     wav = b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 8000, 1, 8)
     assert sniff_mime(wav + b"data" + b"\0" * 8) == "audio/wav"
@@ -96,6 +130,13 @@ def test_ffprobe_output_without_media_streams_is_unacceptable(output: str) -> No
     ("video/webm", MediaInfo("matroska,webm", 1, None, None, "", "opus"), "audio/webm"),
     ("video/x-matroska", MediaInfo("matroska,webm", 1, 2, 2, "h264", "aac"), "video/x-matroska"),
     ("video/mp4", MediaInfo("mov,mp4,m4a,3gp,3g2,mj2", 1, None, None, "", "aac"), "audio/mp4"),
+    ("application/octet-stream", MediaInfo("nut", 1, 2, 2, "ffv1", "flac"), "video/x-nut"),
+    ("application/octet-stream", MediaInfo("caf", 1, None, None, "", "alac"), "audio/x-caf"),
+    ("application/octet-stream", MediaInfo("rm", 1, None, None, "", "cook"),
+     "audio/vnd.rn-realaudio"),
+    ("audio/x-unknown", MediaInfo("voc", 1, None, None, "", "pcm_u8"), "audio/x-voc"),
+    ("application/octet-stream", MediaInfo("tty", 1, 640, 400, "ansi", ""),
+     "application/octet-stream"),  # not a media container: stays unknown, and is refused
 ])
 def test_container_types_are_settled_by_what_ffprobe_finds(sniffed: str, info: MediaInfo, expected: str) -> None:
     assert refine_mime(sniffed, info) == expected

@@ -86,9 +86,22 @@ def sound(**changes: object) -> MediaInfo:
      "audio/mp4"),
     ("audio/flac", sound(format_name="flac", audio_codec="flac", audio_channels=6), True,
      Method.AUDIO, "audio/mp4"),
-    # Pictures are shown as they are.
+    # Pictures browsers show are shown as they are; the others become a PNG.
     ("image/png", MediaInfo("png_pipe", None, 64, 48, "png", ""), True, Method.ORIGINAL,
      "image/png"),
+    ("image/bmp", MediaInfo("bmp_pipe", None, 64, 48, "bmp", ""), True, Method.ORIGINAL,
+     "image/bmp"),
+    ("image/tiff", MediaInfo("tiff_pipe", None, 64, 48, "tiff", ""), True, Method.TRANSCODE,
+     "image/png"),
+    ("image/vnd.adobe.photoshop", MediaInfo("psd_pipe", None, 64, 48, "psd", ""), True,
+     Method.TRANSCODE, "image/png"),
+    # Sound in the containers only ffmpeg reads.
+    ("audio/x-wavpack", sound(format_name="wv", audio_codec="wavpack"), True, Method.AUDIO,
+     "audio/mp4"),
+    ("audio/x-caf", sound(format_name="caf", audio_codec="pcm_s16le"), True, Method.AUDIO,
+     "audio/mp4"),
+    ("video/x-dv", video(format_name="dv", video_codec="dvvideo", audio_codec="pcm_s16le"), True,
+     Method.TRANSCODE, "video/mp4"),
 ])
 def test_the_cheapest_playable_form_is_chosen(mime: str, info: MediaInfo, index_first: bool,
                                               method: Method, served_as: str) -> None:

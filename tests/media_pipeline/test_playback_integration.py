@@ -80,6 +80,31 @@ def test_every_upload_is_served_in_a_form_every_browser_plays(
     assert status == 206 and tail == original[-100:]
 
 
+@pytest.mark.parametrize(("name", "arguments", "mime"), [
+    ("scan.tiff", ["-pix_fmt", "rgb24"], "image/tiff"),
+    ("astro.pgm", ["-pix_fmt", "gray16be"], "image/x-portable-greymap"),
+])
+def test_a_picture_browsers_do_not_show_is_served_as_a_png(
+        stack: AppStack, token: str, tmp_path: Path, name: str, arguments: list[str],
+        mime: str) -> None:
+    source = tmp_path / name
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=300x200", "-frames:v", "1", *arguments, str(source)],
+                   check=True, timeout=60)
+    _, body = stack.upload(token, name, source)
+    asset = stack.wait_until_done(token, body["id"])
+    assert asset["status"] == "ready", asset["error"]
+    assert asset["mime_type"] == mime and (asset["width"], asset["height"]) == (300, 200)
+    assert asset["playback"]["method"] == "transcode"
+    assert asset["playback"]["mime_type"] == "image/png"
+    status, headers, served = stack.request("GET", asset["stream_url"])
+    assert status == 200 and served.startswith(b"\x89PNG\r\n\x1a\n")
+    assert headers["Content-Type"] == "image/png"
+    shown = probe(served, tmp_path)["streams"][0]
+    assert (shown["codec_name"], shown["width"], shown["height"]) == ("png", 300, 200)
+    assert stack.request("GET", asset["original_url"])[2] == source.read_bytes()
+
+
 def test_a_portrait_phone_video_reports_its_displayed_size(
         stack: AppStack, token: str, corpus: dict[str, Path]) -> None:
     _, body = stack.upload(token, "portrait.mp4", corpus["portrait.mp4"])

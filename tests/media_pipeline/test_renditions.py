@@ -67,3 +67,9 @@ def test_a_silent_video_gets_no_audio_track() -> None:
 def test_the_served_codecs_follow_the_method(method: Method, info: MediaInfo,
                                              codecs: tuple[str, str]) -> None:
     assert playback_codecs(Plan(method, "video/mp4"), info) == codecs
+
+
+def test_a_picture_browsers_do_not_show_becomes_one_png_frame() -> None:
+    tiff = MediaInfo("tiff_pipe", None, 6000, 4000, "tiff", "")
+    args = output_args(Plan(Method.TRANSCODE, "image/png", "image/tiff picture"), tiff)
+    assert args == ["-map", "0:V:0", "-frames:v", "1", "-c:v", "png", "-f", "image2pipe"]

@@ -2,7 +2,7 @@
 PORT ?= 8000
 PY := .venv/bin/python
 
-.PHONY: run test install install-test bench-upload bench-stream bench-request-cpu lint clean
+.PHONY: run test install install-test bench-upload bench-stream bench-request-cpu bench-transcode lint clean
 
 run: install
 	$(PY) scripts/run_stack.py --port $(PORT)
@@ -21,6 +21,9 @@ bench-upload: install-test
 
 bench-stream: install-test
 	$(PY) benchmarks/bench_stream.py
+
+bench-transcode: install-test
+	$(PY) benchmarks/bench_transcode.py
 
 bench-request-cpu: install-test
 	$(PY) benchmarks/bench_request_cpu.py

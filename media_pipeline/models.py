@@ -35,6 +35,7 @@ class MediaAsset(models.Model):
 
     # What stream_url serves: the playable rendition, or the original itself where it plays as
     # it is (playback_method "original"); streaming reads these, the storage key and etag.
+    # `sha256` is empty for a rendition (its ETag comes from `etag` or the row).
     mime_type = models.CharField(max_length=127, blank=True)
     size = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)

@@ -186,8 +186,19 @@ class S3Source:
 
 
 def strong_etag(asset: StoredAsset) -> str:
-    """A strong ETag from the content hash: equal bytes, equal tag, across backends and modes."""
-    opaque = asset.sha256 or asset.etag.strip('"') or f"{asset.id.hex}-{asset.size}"
+    """A strong ETag from the content hash: equal bytes, equal tag, across backends and modes.
+
+    A rendition has no content hash (the pipeline does not read back the file it has just
+    written; see `processing.make_rendition`): its S3 ETag then, or on local disk the asset id,
+    size and the moment it became ready, which all change whenever it is made anew (it is
+    written once per processing and never served before it is ready)."""
+    if asset.sha256:
+        opaque = asset.sha256
+    elif asset.etag:
+        opaque = asset.etag.strip('"')
+    else:
+        ready = int(asset.ready_at.timestamp()) if asset.ready_at else 0
+        opaque = f"{asset.id.hex}-{asset.size}-{ready}"
     return f'"{opaque}"'
 
 

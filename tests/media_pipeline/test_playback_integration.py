@@ -65,6 +65,7 @@ def test_every_upload_is_served_in_a_form_every_browser_plays(
         assert found["format"]["format_name"].startswith("mov,mp4")
         assert headers["Content-Type"] in ("video/mp4", "audio/mp4")
     if "video" in streams:
+        assert asset["poster_url"], "every video gets a poster"
         assert streams["video"]["codec_name"] == "h264"
         assert streams["video"]["pix_fmt"] in ("yuv420p", "yuvj420p")
         assert asset["playback"]["video_codec"] == "h264"

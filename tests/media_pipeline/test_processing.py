@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import CancelledError
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from media_pipeline import processing
+from media_pipeline import blobs, processing
 from media_pipeline.models import MediaAsset
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +110,23 @@ def test_scratch_left_by_a_dead_worker_is_swept_and_a_live_claim_keeps_its_own(
     assert processing.sweep_scratch() == 2
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, other.name])
+
+
+def test_a_checksum_beside_stops_at_its_next_chunk_when_the_steps_fail(tmp_path: Path) -> None:
+    """A refused file or a hand-off does not wait for the rest of a large upload to be read."""
+    endless = tmp_path / "upload"
+    os.mkfifo(endless)
+
+    def feed() -> None:  # an upload that never ends: only stopping ends the checksum
+        try:
+            with open(endless, "wb") as out:
+                while True:
+                    out.write(b"\0" * 65536)
+        except BrokenPipeError:
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    with pytest.raises(RuntimeError), processing.Beside("test") as beside:  # noqa: PT012
+        copy = processing.working_copy(blobs.LocalBlob("upload", endless), tmp_path, beside)
+        raise RuntimeError("the file was refused")
+    assert isinstance(copy.checksum.exception(timeout=5), CancelledError)

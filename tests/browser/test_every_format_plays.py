@@ -27,7 +27,7 @@ OWNER, PASSWORD = "vera", "browser-pass-123"
 
 # Plays from the middle with the element's sound on its way out through a Web Audio analyser:
 # the loudest sample it sees proves decoded sound (the corpus's is a 440 Hz tone at 1/8 of full
-# scale), the same proof in both browsers, picture or not. Beside it, each browser's own counts:
+# scale, or the AMR memo's noise), the same proof in both browsers, picture or not. Beside it, each browser's own counts:
 # Chromium's decoded bytes, Firefox's decoded frames and its word that a video has sound.
 PLAY_FROM_THE_MIDDLE = """async el => {
     if (el.readyState < 1) {

@@ -1,6 +1,7 @@
 """The files people really upload play in real Chromium and Firefox ESR: decoded picture and
 decoded sound, and a seek to the middle, for each kind in tests/media_pipeline/corpus.py, in
-both browsers, sound-only files included (issue #12).
+both browsers, sound-only files included, stored on local disk and on S3 (moto's server over
+HTTP) (issue #12).
 
 Chromium without proprietary decoders shows no picture for HEVC, plays no AC-3 and never loads
 ALAC: each of those once ended "Ready to play" and did not play.
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, Page
 from tests.browser.driving import new_context, sign_in
 from tests.browser.firefox import firefox
 from tests.media_pipeline.corpus import CORPUS
-from tests.services import RedisServer, wait_for
+from tests.services import RedisServer, S3Server, wait_for
 from tests.stack import AppStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -67,9 +68,12 @@ const done = arguments[arguments.length - 1];
 SILENCE = 0.01  # the loudest sample of silence, with room for a resampler's ripple
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[AppStack]:
-    app = AppStack(tmp_path_factory.mktemp("formats"), redis_server.url, {"MEDIA_STORAGE": "local"})
+@pytest.fixture(scope="module", params=["local", "s3"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+          redis_server: RedisServer, s3_server: S3Server) -> Iterator[AppStack]:
+    """One deployment per storage backend; every test below runs against each."""
+    extra = s3_server.env() if request.param == "s3" else {"MEDIA_STORAGE": "local"}
+    app = AppStack(tmp_path_factory.mktemp(f"formats-{request.param}"), redis_server.url, extra)
     try:
         app.migrate().start_web()
         app.start_worker("w1", concurrency=2)

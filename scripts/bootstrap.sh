@@ -10,8 +10,8 @@ mode=${1:-run}
 packages="redis-server libmagic1 ffmpeg"
 if [ "$mode" = test ]; then
   # The integration tests run the real services: PostgreSQL, nginx (x-accel), Chromium and
-  # Firefox ESR (playback in both).
-  packages="$packages postgresql nginx chromium firefox-esr fonts-dejavu-core"
+  # Firefox ESR (playback in both), and PulseAudio for a null sound card Firefox can play into.
+  packages="$packages postgresql nginx chromium firefox-esr fonts-dejavu-core pulseaudio"
 fi
 
 missing=""

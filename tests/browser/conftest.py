@@ -80,6 +80,17 @@ def two_minute_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def full_hd_avi(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Twenty seconds of 1080p MPEG-4 Part 2 and MP3 in AVI, an old desktop's: a full transcode
+    of several seconds (the H.264 encode at 1080p takes them; the file is quick to make)."""
+    path = tmp_path_factory.mktemp("browser-media") / "old-desktop-1080p.avi"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=20",
+            "-f", "lavfi", "-i", "sine=duration=20", "-c:v", "mpeg4", "-q:v", "12",
+            "-c:a", "libmp3lame", "-shortest", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
 def two_minute_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("browser-media") / "two-minutes.mp3"
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=120", "-c:a", "libmp3lame",

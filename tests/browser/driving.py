@@ -25,6 +25,22 @@ new MutationObserver(function (records) {
     }
   });
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['value', 'data-state']});
+// What the newest upload row shows after each change, state, status line and bar together,
+// so a test can tell the upload's percentages from the transcode's.
+window.__shown = [];
+new MutationObserver(function () {
+  var rows = document.querySelectorAll('.upload');
+  if (!rows.length) return;
+  var row = rows[rows.length - 1];
+  var now = {state: row.dataset.state, status: row.querySelector('.upload__status').textContent,
+             progress: Number(row.querySelector('progress').value)};
+  var last = window.__shown[window.__shown.length - 1];
+  if (!last || last.state !== now.state || last.status !== now.status ||
+      last.progress !== now.progress) {
+    window.__shown.push(now);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true,
+                      attributeFilter: ['value', 'data-state']});
 // Media 'error' events do not bubble; the capture phase on document still sees them.
 document.addEventListener('error', function (e) {
   var t = e.target;
@@ -57,6 +73,7 @@ class UploadRecord:
     progress_values: list[float]
     states: list[str]
     open_href: str | None
+    shown: list[dict[str, Any]]  # state, status line and bar after each change
 
 
 def upload_through_page(page: Page, path: Path, upload_bytes_per_second: int | None = None,
@@ -92,6 +109,7 @@ def upload_through_page(page: Page, path: Path, upload_bytes_per_second: int | N
         progress_values=page.evaluate("window.__progress"),
         states=page.evaluate("window.__states"),
         open_href=link.get_attribute("href") if link.count() else None,
+        shown=page.evaluate("window.__shown"),
     )
 
 

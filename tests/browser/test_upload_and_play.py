@@ -8,6 +8,7 @@ showed; each test then asserts one behaviour of that record.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +115,11 @@ def audio_playback(alice: Page, audio_upload: UploadRecord, backend: str,
     return record
 
 
+@pytest.fixture(scope="module")
+def transcode_upload(alice: Page, full_hd_avi: Path) -> UploadRecord:
+    return upload_through_page(alice, full_hd_avi)
+
+
 def api_asset(page: Page, asset_id: str) -> dict:
     response = page.request.get(f"/api/media/{asset_id}/")
     assert response.status == 200, response.text()
@@ -217,6 +223,18 @@ def test_audio_stream_requests_are_all_206_without_media_errors(audio_playback: 
     assert audio_playback.stream_responses
     assert {status for status, _range in audio_playback.stream_responses} == {206}
     assert audio_playback.error is None and audio_playback.media_errors == []
+
+
+def test_upload_page_shows_the_transcode_progress_rising_then_ready(
+        transcode_upload: UploadRecord) -> None:
+    converting = [shown for shown in transcode_upload.shown if shown["state"] == "processing"
+                  and "Converting it for browsers" in shown["status"]]
+    percents = [int(re.search(r"(\d+)%", shown["status"]).group(1)) for shown in converting]
+    assert [shown["progress"] for shown in converting] == percents  # the bar says the same
+    assert percents == sorted(percents) and len(set(percents)) >= 2, transcode_upload.shown
+    assert all(0 <= p < 100 for p in percents) and any(0 < p < 100 for p in percents)
+    assert transcode_upload.shown[-1]["state"] == "ready", transcode_upload.shown
+    assert transcode_upload.status_text == "Ready to play."
 
 
 def test_spoofed_file_shows_its_failure_reason(alice: Page, spoofed_mp4: Path, backend: str,

@@ -1,9 +1,12 @@
-"""What people really upload, made with ffmpeg at test time: phones, cameras, editors, old
-desktops (issue #12). Each entry names the playback method the pipeline must choose for it."""
+"""What people really upload, made at test time, with ffmpeg or, where it has no encoder, by
+hand: phones, cameras, editors, old desktops (issue #12). Each entry names the playback method
+the pipeline must choose for it."""
 
 from __future__ import annotations
 
+import random
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 PICTURE = ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2"]
@@ -11,8 +14,27 @@ TONE = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
 SURROUND = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2,pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"]
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 
-# name: (ffmpeg arguments, the playback method it needs)
-CORPUS: dict[str, tuple[list[str], str]] = {
+AMR_MAGIC = b"#!AMR\n"
+AMR_122_HEADER = 0x3C  # F=0, FT=7 (12.2 kbit/s), Q=1 (RFC 4867 §5.3)
+AMR_122_OCTETS = 31  # 244 speech bits, the last 4 bits of the last octet padding
+
+
+def amr_nb(seconds: int = 10) -> bytes:
+    """A phone's voice memo in AMR-NB (RFC 4867 §5 storage format), written by hand: Debian's
+    ffmpeg decodes AMR-NB but has no encoder for it (no libopencore-amrnb). Any 244 bits are a
+    frame its decoder reads, so these are seeded random speech bits: the same file every run,
+    sounding like noise, not the tone the rest of the corpus plays."""
+    bits = random.Random(4867)
+    frames = []
+    for _ in range(seconds * 50):  # 20 ms a frame
+        speech = bytearray(bits.randbytes(AMR_122_OCTETS))
+        speech[-1] &= 0xF0  # padding bits are zero
+        frames.append(bytes([AMR_122_HEADER]) + speech)
+    return AMR_MAGIC + b"".join(frames)
+
+
+# name: (ffmpeg arguments or a function returning the bytes, the playback method it needs)
+CORPUS: dict[str, tuple[list[str] | Callable[[], bytes], str]] = {
     "phone-hevc.mov": ([*PICTURE, *TONE, "-c:v", "libx265", "-preset", "ultrafast",
                         "-pix_fmt", "yuv420p", "-tag:v", "hvc1", "-c:a", "aac"], "transcode"),
     "hdr-hevc10.mp4": ([*PICTURE, *TONE, "-c:v", "libx265", "-preset", "ultrafast",
@@ -45,6 +67,7 @@ CORPUS: dict[str, tuple[list[str], str]] = {
     "lossless-alac.m4a": ([*TONE, "-c:a", "alac"], "audio"),
     "voice.wma": ([*TONE, "-c:a", "wmav2"], "audio"),
     "studio.aiff": ([*TONE, "-c:a", "pcm_s16be"], "audio"),
+    "voice-memo.amr": (amr_nb, "audio"),
 }
 
 
@@ -54,8 +77,11 @@ def make_corpus(directory: Path) -> dict[str, Path]:
         subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments],
                        check=True, timeout=120)
 
-    for name, (arguments, _) in CORPUS.items():
-        ffmpeg(*arguments, "-shortest", str(directory / name))
+    for name, (recipe, _) in CORPUS.items():
+        if callable(recipe):
+            (directory / name).write_bytes(recipe())
+        else:
+            ffmpeg(*recipe, "-shortest", str(directory / name))
     # A phone stores portrait video as landscape pixels and a 90° display matrix, which ffmpeg
     # writes from the rotate tag on a stream copy.
     landscape = directory / "portrait.mp4"

@@ -90,8 +90,10 @@ def make_sources() -> dict[str, Path]:
         # 10 s at 200 Mb/s, looped by stream copy to a little over 1 GiB: seconds, not an encode.
         print("making big-h264.mp4 (once) ...", flush=True)
         piece = SOURCES / "piece.mp4"
+        # Level 4.1 written into the stream, as a camera would: x264 would otherwise name the
+        # level this bitrate implies (6.1), which browsers need not play, and so a transcode.
         ffmpeg(*CLIP[:4], "-t", "10", *CLIP[4:], "-t", "10", *H264, "-b:v", "200M",
-               "-c:a", "aac", "-shortest", str(piece))
+               "-level:v", "4.1", "-c:a", "aac", "-shortest", str(piece))
         loops = max(1, -(-GIB // piece.stat().st_size) - 1)
         ffmpeg("-stream_loop", str(loops), "-i", str(piece), "-c", "copy", "-movflags",
                "+faststart", str(big.with_suffix(".part.mp4")))
@@ -143,6 +145,7 @@ def run_pipeline(source: Path, owner) -> tuple[float, object]:
     shutil.copyfile(source, staged)
     MediaAsset.objects.create(id=asset_id, owner=owner, filename=source.name, storage="local",
                               staging_key=key)
+    os.sync()  # the staged copy's writeback is not the pipeline's
     started = time.perf_counter()
     try:
         asset = process(asset_id)
@@ -169,6 +172,7 @@ def bare_command(source: Path, target: Path) -> list[str]:
 
 
 def timed(command: list[str]) -> float:
+    os.sync()  # nor the previous side's
     started = time.perf_counter()
     subprocess.run(command, check=True)
     return time.perf_counter() - started

@@ -28,6 +28,7 @@ class AppStack:
         self.root = root
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "tmp").mkdir(exist_ok=True)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.media_root = workdir / "media"
@@ -39,6 +40,9 @@ class AppStack:
             "MEDIA_ROOT": str(self.media_root),
             "MEDIA_STAGING_ROOT": str(self.staging_root),
             "DATABASE_URL": database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
+            # Scratch of its own: a worker sweeps the temp dir of scratch directories its
+            # database does not know, and another stack's database does not know this one's.
+            "TMPDIR": str(workdir / "tmp"),
             "REDIS_URL": redis_url,
             "PORT": str(self.port),
             "WEB_WORKERS": "1",

@@ -68,6 +68,14 @@ CORPUS: dict[str, tuple[list[str] | Callable[[], bytes], str]] = {
     "voice.wma": ([*TONE, "-c:a", "wmav2"], "audio"),
     "studio.aiff": ([*TONE, "-c:a", "pcm_s16be"], "audio"),
     "voice-memo.amr": (amr_nb, "audio"),
+    # Containers only ffmpeg reads, some of which libmagic cannot name (NUT, CAF, WavPack are
+    # application/octet-stream to it): accepted because ffmpeg decodes them.
+    "camcorder.dv": ([*PICTURE, *TONE, "-s", "720x576", "-r", "25", "-pix_fmt", "yuv420p",
+                      "-c:v", "dvvideo", "-c:a", "pcm_s16le", "-ar", "48000", "-ac", "2"],
+                     "transcode"),
+    "archive.nut": ([*PICTURE, *TONE, "-c:v", "ffv1", "-c:a", "flac"], "transcode"),
+    "mac.caf": ([*TONE, "-c:a", "pcm_s16le"], "audio"),
+    "lossless.wv": ([*TONE, "-c:a", "wavpack"], "audio"),
 }
 
 

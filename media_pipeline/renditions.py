@@ -49,7 +49,7 @@ def video_args(info: MediaInfo) -> list[str]:
 # PeerTube's preset (FIELD_NOTES) at x264's default quality. `make bench-transcode` on this
 # project's 2-core machine: 60 s of grainy 1080p30 HEVC transcoded in 34 s (0.57x its
 # duration), SSIM 0.983 against the source, 5.7 Mb/s. On an earlier test clip, `faster`
-# took 71 s where `veryfast` took 49-53 s, past the 0.9x budget; `superfast` took 32-35 s.
+# took 71 s, past the 0.9x budget, where `veryfast` took 49-53 s and `superfast` 32-35 s.
 # CRF rather than a bitrate: a talking head gets a small file and a football match the bits
 # it needs.
 X264 = ["-preset", "veryfast", "-crf", "23"]

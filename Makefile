@@ -7,8 +7,12 @@ PY := .venv/bin/python
 run: install
 	$(PY) scripts/run_stack.py --port $(PORT)
 
-test: install-test
+test: install-test lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Rules and exceptions are in pyproject.toml ([tool.ruff]); ruff is pinned in requirements.lock.
+lint: install-test
+	$(PY) -m ruff check .
 
 install:
 	@scripts/bootstrap.sh run

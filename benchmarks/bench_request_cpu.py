@@ -63,7 +63,7 @@ def main() -> None:
         data.write_bytes(os.urandom(8 * 1024 * 1024))
         url = site.add_assets([{"name": "clip", "path": str(data)}])["clip"]["url"]
         os.environ.update(site.env)
-        from project.wsgi import application, django_application  # noqa: PLC0415 - needs the env
+        from project.wsgi import application, django_application
 
         path, query = url.split("?", 1)
         full = per_request(django_application, path, query)

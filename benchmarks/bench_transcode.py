@@ -234,7 +234,8 @@ def main() -> None:
                 ratios.append(pipeline_times[-1] / bare_times[-1])
             ratio = statistics.median(ratios)
             target = 2.0 if name == "as-is" else 1.10
-            added = statistics.median(p - b for p, b in zip(pipeline_times, bare_times))
+            added = statistics.median(p - b for p, b in
+                                      zip(pipeline_times, bare_times, strict=True))
             print(f"{name:9} {source.name} ({source.stat().st_size / 2**20:.0f} MiB): pipeline "
                   f"{statistics.median(pipeline_times):.2f} s, {what} "
                   f"{statistics.median(bare_times):.2f} s (added {added:+.2f} s), "

@@ -48,7 +48,8 @@ def rss_kib(pid: int) -> int:
 
 
 def descendants(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True,
+                         check=False).stdout
     children = [int(p) for p in out.split()]
     return children + [g for c in children for g in descendants(c)]
 
@@ -91,7 +92,7 @@ def make_media(path: Path, size_mib: int) -> None:
     frame = 640 * 480 * 3 // 2
     frames = size_mib * MIB // frame
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    f"testsrc=size=640x480:rate=25", "-frames:v", str(frames), "-c:v", "rawvideo",
+                    "testsrc=size=640x480:rate=25", "-frames:v", str(frames), "-c:v", "rawvideo",
                     "-pix_fmt", "yuv420p", str(path)], check=True)
 
 
@@ -161,8 +162,9 @@ def baseline_hash_and_copy(path: Path, workdir: Path) -> float:
 
 
 def processing_seconds(app: AppStack, asset_id: str) -> float:
-    code = ("from media_pipeline.models import MediaAsset; a = MediaAsset.objects.get(pk='%s'); "
-            "print(a.processing_started_at.isoformat(), a.ready_at.isoformat(), a.status)" % asset_id)
+    code = ("from media_pipeline.models import MediaAsset; "
+            f"a = MediaAsset.objects.get(pk='{asset_id}'); "
+            "print(a.processing_started_at.isoformat(), a.ready_at.isoformat(), a.status)")
     started, ready, status = app.manage("shell", "-c", code).strip().splitlines()[-1].split()
     assert status == "ready", status
     return (datetime.fromisoformat(ready) - datetime.fromisoformat(started)).total_seconds()
@@ -232,7 +234,7 @@ def main() -> int:
         if not args.skip_box:
             results.extend(box_cost.measure(work, cache))
     finally:
-        subprocess.run(["rm", "-rf", str(work)])
+        subprocess.run(["rm", "-rf", str(work)], check=False)
 
     print(f"\nbench_upload: {args.size_mib} MiB file, {os.cpu_count()} cores\n")
     for name, measured, target, ok in results:

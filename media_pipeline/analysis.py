@@ -302,7 +302,7 @@ def _rotation(video: dict[str, Any]) -> int:
 
 
 def _quarter_turns(degrees: float) -> int:
-    return int(round(degrees / 90)) % 4 * 90
+    return round(degrees / 90) % 4 * 90
 
 
 def _number(value: Any) -> float:

@@ -28,6 +28,7 @@ a `preexec_fn` in a worker that runs a heartbeat thread (`preexec_fn` is unsafe 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -139,7 +140,7 @@ def network_isolation() -> tuple[str, ...]:
     for flags in candidates:
         prefix = (unshare, *flags, "--")
         try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
         except (OSError, subprocess.SubprocessError):
             continue
         if probe.returncode == 0:
@@ -237,14 +238,10 @@ def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool, int]:
 def _kill_and_reap(pid: int) -> None:
     """For a wait cut short (a Celery time limit, any exception): the child must not outlive
     the box's deadline, and must not be left a zombie."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
 
 
 def _tail(path: Path) -> bytes:

@@ -95,7 +95,7 @@ def format_duration(seconds: float | None) -> str:
     """'1:05', '1:02:03'; '' when unknown. Media players show time this way, so people read it."""
     if seconds is None:
         return ""
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

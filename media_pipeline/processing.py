@@ -286,7 +286,7 @@ def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
     return key
 
 
-class HandOff(Exception):  # noqa: N818 (not an error: a change of queue)
+class HandOff(Exception):  # not an error: a change of queue
     """The asset needs a full transcode, which runs on its own queue (`transcode_asset`), so a
     long film never holds up the probes of a hundred photos. It is pending again, marked for
     the transcoders."""

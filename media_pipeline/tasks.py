@@ -39,7 +39,7 @@ TRANSIENT_ERRORS = (
 
 @shared_task(name="media_pipeline.process_asset", bind=True, acks_late=True,
              reject_on_worker_lost=True, max_retries=None)
-def process_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound task)
+def process_asset(self, asset_id: str) -> None:
     """Probe, plan and store; a full transcode is handed to the transcode queue."""
     try:
         _process(self, asset_id, transcode=False)
@@ -49,12 +49,12 @@ def process_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound 
 
 @shared_task(name="media_pipeline.transcode_asset", bind=True, acks_late=True,
              reject_on_worker_lost=True, max_retries=None)
-def transcode_asset(self, asset_id: str) -> None:  # noqa: ANN001 (Celery's bound task)
+def transcode_asset(self, asset_id: str) -> None:
     """The whole pipeline with its transcode, on the `transcode` queue (CELERY_TASK_ROUTES)."""
     _process(self, asset_id, transcode=True)
 
 
-def _process(task, asset_id: str, transcode: bool) -> None:  # noqa: ANN001 (Celery's task)
+def _process(task, asset_id: str, transcode: bool) -> None:
     try:
         processing.process(asset_id, transcode=transcode)
     except TRANSIENT_ERRORS as exc:

@@ -49,7 +49,7 @@ class _LocalSink:
         storage.ensure_local_dirs()
         self.path = storage.staging_path(key)
         # O_EXCL through "xb": a staging name is never reused, so nothing is overwritten.
-        self.file: IO[bytes] = open(self.path, "xb")
+        self.file: IO[bytes] = open(self.path, "xb")  # noqa: SIM115 - open across chunks; close()
 
     def write(self, chunk: bytes) -> None:
         self.file.write(chunk)

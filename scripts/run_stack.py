@@ -9,6 +9,7 @@ grandchildren running on SIGTERM or need a daemon and a config file of their own
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import shutil
@@ -85,10 +86,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 log(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it")
             # Whatever is left in the group (a worker's pool children) goes too.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
 
 

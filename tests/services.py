@@ -7,6 +7,7 @@ call `stop()` in a `finally`, so a failing test leaves nothing running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -56,24 +57,18 @@ def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeo
     if proc is None:
         return
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None,
           cwd: Path = ROOT) -> subprocess.Popen:
-    log = open(log_path, "ab")
+    log = open(log_path, "ab")  # noqa: SIM115 - the child holds it; ours closes with the object
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
@@ -204,6 +199,6 @@ class PostgresCluster:
             subprocess.run(
                 (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else [])
                 + [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
-                capture_output=True, cwd="/",
+                capture_output=True, cwd="/", check=False,
             )
         shutil.rmtree(self.workdir, ignore_errors=True)

@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -139,17 +139,13 @@ class SlowHeaderClients:
         for client in [c for c in self._clients.values() if c.next_line_at <= now]:
             client.lines += 1
             client.next_line_at += self.interval
-            try:
+            with suppress(OSError):  # reset by the server: the selector reports it next
                 client.sock.send(self.drip or b"X-Slow-%d: %d\r\n" % (client.lines, client.lines))
-            except OSError:  # reset by the server: the selector reports it next
-                pass
 
     def _server_closed(self, sock: socket.socket) -> None:
         """The server answered, closed or reset: record how long it held this one, reconnect."""
-        try:
+        with suppress(OSError):
             sock.recv(4096)
-        except OSError:
-            pass
         client = self._forget(sock)
         with self._lock:
             self._held.append(time.monotonic() - client.opened_at)

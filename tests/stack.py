@@ -64,7 +64,7 @@ class AppStack:
     def manage(self, *args: str, check: bool = True, timeout: float = 120) -> str:
         result = subprocess.run(
             [str(VENV_BIN / "python"), "manage.py", *args], cwd=self.root, env=self.env,
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True, text=True, timeout=timeout, check=False,
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

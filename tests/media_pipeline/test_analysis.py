@@ -8,8 +8,15 @@ import struct
 import pytest
 
 from media_pipeline.analysis import (
-    PROBE_DEMUXERS, SNIFF_BYTES, MediaInfo, Unacceptable, accepted, moov_after_mdat, parse_ffprobe,
-    refine_mime, sniff_mime,
+    PROBE_DEMUXERS,
+    SNIFF_BYTES,
+    MediaInfo,
+    Unacceptable,
+    accepted,
+    moov_after_mdat,
+    parse_ffprobe,
+    refine_mime,
+    sniff_mime,
 )
 
 

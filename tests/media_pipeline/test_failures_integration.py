@@ -6,8 +6,6 @@ stopped during an upload, S3 answering 500, two workers racing, a client hanging
 
 from __future__ import annotations
 
-import hashlib
-
 import json
 import re
 import socket
@@ -100,7 +98,7 @@ def test_upload_just_over_the_limit_is_413_and_leaves_nothing(
     token = app.token("alice")
     before = staged(app, s3_server)
 
-    status, body = app.upload(token, "big.mp4", b"\0" * 100_001)
+    status, _body = app.upload(token, "big.mp4", b"\0" * 100_001)
 
     assert status == 413
     assert staged(app, s3_server) == before

@@ -145,8 +145,9 @@ def test_the_isolation_prefix_gives_a_child_no_route_to_loopback() -> None:
         port = listener.getsockname()[1]
         code = (f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)")
         inside = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True,
-                                timeout=30)
-        outside = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30)
+                                timeout=30, check=False)
+        outside = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=30,
+                                 check=False)
     assert outside.returncode == 0
     assert inside.returncode != 0 and b"Network is unreachable" in inside.stderr
 
@@ -244,5 +245,5 @@ def test_an_inspection_proof_worker_still_starts_inspectable_children() -> None:
         "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)"
         ".stdout.strip())\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=30, cwd=Path(__file__).resolve().parents[2])
+                            timeout=30, cwd=Path(__file__).resolve().parents[2], check=False)
     assert result.stdout.split() == ["True", "0", "1"], result.stderr

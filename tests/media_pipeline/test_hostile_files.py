@@ -147,7 +147,7 @@ def test_hls_variant_polyglot_is_a_master_playlist_pointing_at_the_target(
                                     'http://127.0.0.1:9/a".mp4'])
 def test_targets_ffmpeg_would_skip_or_that_need_escaping_are_refused(
         tmp_path: Path, target: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="target"):
         hostile.make_hls_polyglot(tmp_path, target)
 
 

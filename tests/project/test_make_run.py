@@ -27,7 +27,8 @@ def healthz(port: int) -> dict | None:
 
 
 def processes_mentioning(text: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True,
+                         check=False).stdout
     return [line for line in out.splitlines() if text in line and "ps -eo" not in line]
 
 
@@ -43,7 +44,8 @@ def test_run_starts_redis_worker_and_web_and_signals_to_its_group_stop_them_all(
     env |= {"VAR_DIR": str(tmp_path / "var"), "WEB_THREADS": "8"}
     proc = subprocess.Popen(
         [sys.executable, "scripts/run_stack.py", "--port", str(port), "--redis-port", str(redis_port)],
-        cwd=ROOT, env=env, stdout=open(tmp_path / "run.log", "wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stderr=subprocess.STDOUT,
+        stdout=open(tmp_path / "run.log", "wb"),  # noqa: SIM115 - for the process's life
         start_new_session=True,
     )
     try:
@@ -55,7 +57,7 @@ def test_run_starts_redis_worker_and_web_and_signals_to_its_group_stop_them_all(
             ping = subprocess.run(
                 [str(VENV_BIN / "celery"), "-A", "worker.celery_app", "inspect", "ping", "--timeout", "2"],
                 cwd=ROOT, env={**env, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"},
-                capture_output=True, text=True, timeout=60,
+                capture_output=True, text=True, timeout=60, check=False,
             )
             return ping.returncode == 0 and "pong" in ping.stdout
 

@@ -7,7 +7,6 @@ import http.client
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -97,7 +97,7 @@ class Site:
 
     def run(self, argv: list[str], stdin: str | None = None) -> str:
         done = subprocess.run(argv, cwd=ROOT, env=self.env, input=stdin, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=300, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{argv} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout

@@ -148,7 +148,7 @@ def test_url_paths_never_reach_the_filesystem(client: Client, path: str, db) -> 
 
 def test_storage_key_escaping_media_root_is_refused(client: Client, make_asset: MakeAsset) -> None:
     asset = make_asset(storage_key="../outside")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="escapes MEDIA_ROOT"):
         client.get(stream_url(asset))
 
 

@@ -7,7 +7,13 @@ from http import HTTPStatus
 import pytest
 from django.utils.http import http_date
 
-from streaming.conditional import Validators, evaluate_preconditions, if_range_allows, strong_match, weak_match
+from streaming.conditional import (
+    Validators,
+    evaluate_preconditions,
+    if_range_allows,
+    strong_match,
+    weak_match,
+)
 
 MODIFIED = 1_714_564_800  # 2024-05-01 12:00:00 UTC
 V = Validators(etag='"abc"', last_modified=MODIFIED)

@@ -204,8 +204,8 @@ def test_closing_the_body_closes_the_file_and_finishes_the_request(make_asset: M
     finally:
         request_finished.disconnect(on_finished)
     assert len(finished) == 1
-    with pytest.raises(ValueError):
-        body.filelike._reader._file.fileno()  # closed
+    with pytest.raises(ValueError, match="closed file"):
+        body.filelike._reader._file.fileno()
     assert descriptor > 2
 
 

@@ -7,7 +7,8 @@ from http import HTTPStatus
 
 import pytest
 from django.test import Client
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from streaming.signing import stream_url
 from tests.streaming.conftest import MakeAsset, payload

@@ -6,7 +6,13 @@ import time
 
 import pytest
 
-from streaming.ranges import ByteRange, RangeNotSatisfiable, RangeSpec, parse_range_header, ranges_for
+from streaming.ranges import (
+    ByteRange,
+    RangeNotSatisfiable,
+    RangeSpec,
+    parse_range_header,
+    ranges_for,
+)
 
 SIZE = 1000
 

@@ -8,9 +8,9 @@ import re
 import socket
 import statistics
 import time
-from pathlib import Path
 from collections.abc import Iterator
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 
@@ -113,14 +113,14 @@ def test_abandoned_streams_leave_the_server_serving(server: Server, urls: dict[s
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(f"GET {urls['huge']} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
             assert sock.recv(65536)
-    response, body = fetch(server, urls["small"], headers={"Range": "bytes=0-9"})
+    _response, body = fetch(server, urls["small"], headers={"Range": "bytes=0-9"})
     assert body == SMALL[:10]
 
 
 def test_streaming_a_large_file_does_not_buffer_it(server: Server, urls: dict[str, str],
                                                    site: tuple[Site, Assets]) -> None:
     before = server.peak_rss_kib()
-    response, body = fetch(server, urls["huge"])
+    _response, body = fetch(server, urls["huge"])
     assert len(body) == HUGE_MIB * 1024 * 1024
     expected = hashlib.sha256((site[0].workdir / "huge.bin").read_bytes()).hexdigest()
     assert hashlib.sha256(body).hexdigest() == expected

@@ -16,12 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--create", action="store_true", help="create the user if missing")
 
     def handle(self, *args: object, username: str, create: bool, **options: object) -> None:
-        User = get_user_model()
+        user_model = get_user_model()
         if create:
-            user, _ = User.objects.get_or_create(username=username)
+            user, _ = user_model.objects.get_or_create(username=username)
         else:
             try:
-                user = User.objects.get(username=username)
-            except User.DoesNotExist:
+                user = user_model.objects.get(username=username)
+            except user_model.DoesNotExist:
                 raise CommandError(f"no user {username!r} (add --create to create it)") from None
         self.stdout.write(ApiToken.issue(user))

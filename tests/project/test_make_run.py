@@ -32,19 +32,29 @@ def processes_mentioning(text: str) -> list[str]:
     return [line for line in out.splitlines() if text in line and "ps -eo" not in line]
 
 
-@pytest.mark.parametrize("signals", [
-    (signal.SIGTERM,),
-    (signal.SIGTERM, signal.SIGTERM, signal.SIGTERM),  # as make and a service manager pass it on
-    (signal.SIGINT, signal.SIGINT),  # Ctrl-C, pressed twice
-], ids=["sigterm", "sigterm-x3", "sigint-x2"])
-def test_run_starts_redis_worker_and_web_and_signals_to_its_group_stop_them_all(
-        tmp_path: Path, signals: tuple[int, ...]) -> None:
+SUPERVISOR = [sys.executable, "scripts/run_stack.py"]
+MAKE_RUN = ["make", "--no-print-directory", "run"]
+
+
+@pytest.mark.parametrize(("command", "to_group", "signals"), [
+    (SUPERVISOR, True, (signal.SIGTERM,)),
+    (SUPERVISOR, True, (signal.SIGTERM, signal.SIGTERM, signal.SIGTERM)),
+    (SUPERVISOR, True, (signal.SIGINT, signal.SIGINT)),  # Ctrl-C, pressed twice
+    # `make run` itself: the group gets it from a service manager (make and the supervisor
+    # both see each one), or make alone does, and passes SIGTERM on to its child.
+    (MAKE_RUN, True, (signal.SIGTERM, signal.SIGTERM, signal.SIGTERM)),
+    (MAKE_RUN, True, (signal.SIGINT, signal.SIGINT)),
+    (MAKE_RUN, False, (signal.SIGTERM,)),
+], ids=["sigterm", "sigterm-x3", "sigint-x2", "make-group-sigterm-x3", "make-group-sigint-x2",
+        "make-sigterm"])
+def test_run_starts_redis_worker_and_web_and_signals_stop_them_all(
+        tmp_path: Path, command: list[str], to_group: bool, signals: tuple[int, ...]) -> None:
     port, redis_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "MEDIA_STORAGE")}
-    env |= {"VAR_DIR": str(tmp_path / "var"), "WEB_THREADS": "8"}
+    env |= {"VAR_DIR": str(tmp_path / "var"), "WEB_THREADS": "8", "PORT": str(port),
+            "REDIS_PORT": str(redis_port)}
     proc = subprocess.Popen(
-        [sys.executable, "scripts/run_stack.py", "--port", str(port), "--redis-port", str(redis_port)],
-        cwd=ROOT, env=env, stderr=subprocess.STDOUT,
+        command, cwd=ROOT, env=env, stderr=subprocess.STDOUT,
         stdout=open(tmp_path / "run.log", "wb"),  # noqa: SIM115 - for the process's life
         start_new_session=True,
     )
@@ -66,7 +76,10 @@ def test_run_starts_redis_worker_and_web_and_signals_to_its_group_stop_them_all(
         assert "sign in as 'dev' with password" in log
     finally:
         for signum in signals:
-            os.killpg(proc.pid, signum)  # the group, as a service manager does
+            if to_group:
+                os.killpg(proc.pid, signum)  # the group, as a service manager does
+            else:
+                os.kill(proc.pid, signum)
             time.sleep(0.05)
         proc.wait(timeout=30)
 

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from functools import wraps
 from http import HTTPStatus
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import transaction
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
-from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import get_object_or_404
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from media_pipeline import storage
+from media_pipeline.access import owned_asset, owned_assets, set_public
+from media_pipeline.auth import token_authenticated
+from media_pipeline.ingest import create_staged_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
 from media_pipeline.serializers import asset_json
-from media_pipeline.tasks import enqueue_on_commit
 from media_pipeline.upload import StagingUploadHandler, UploadTooLarge, body_fully_read
 
 logger = logging.getLogger(__name__)
@@ -53,17 +52,26 @@ def not_signed_in() -> JsonResponse:
     return error("Sign in or send an API token (Authorization: Bearer …).", HTTPStatus.UNAUTHORIZED)
 
 
-def csrf_rejection(request: HttpRequest) -> HttpResponse | None:
-    """Django's CSRF check, run where the view chooses: after the upload handler is set, so
-    a form token in the body is read through it (bearer-token requests are exempt)."""
-    return CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
+def session_csrf(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Django's CSRF check (`csrf_protect`) for a request signed in by session; none for one
+    with a bearer token, which carries no cookie a third-party page could ride on.
+
+    The API's views are `csrf_exempt` and call views wrapped in this: Django's documented way
+    to run something before the check (docs: "CSRF protection should be disabled for just a
+    few views"), here the upload handler, which must be in place before the check reads a
+    form token from the body."""
+    protected = csrf_protect(view)
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if token_authenticated(request):
+            return view(request, *args, **kwargs)
+        return protected(request, *args, **kwargs)
+
+    return checked
 
 
-def owned_assets(request: HttpRequest) -> QuerySet[MediaAsset]:
-    return MediaAsset.objects.filter(owner=request.user)
-
-
-@csrf_exempt  # CSRF is checked in `create_asset`, after the upload handler is installed
+@csrf_exempt  # checked by `session_csrf`, after the upload handler is installed
 def media_collection(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return not_signed_in()
@@ -76,7 +84,7 @@ def media_collection(request: HttpRequest) -> HttpResponse:
         return error(paging.reason(), HTTPStatus.BAD_REQUEST)
     limit = paging.cleaned_data["limit"] or LIST_LIMIT_DEFAULT
     offset = paging.cleaned_data["offset"] or 0
-    assets = owned_assets(request)
+    assets = owned_assets(request.user)
     page = [asset_json(a) for a in assets[offset:offset + limit]]
     return JsonResponse({"count": assets.count(), "results": page})
 
@@ -99,69 +107,61 @@ def create_asset(request: HttpRequest) -> HttpResponse:
     handler = StagingUploadHandler(request)
     request.upload_handlers = [handler]
     try:
-        # Reading a form token (if the header has none) parses the body through our handler.
-        rejected = csrf_rejection(request)
-        upload = request.FILES.get("file") if rejected is None else None
-        complete = body_fully_read(request)
+        # The CSRF check, reading a form token if the header has none, parses the body through
+        # the handler.
+        response = _receive_upload(request, handler)
     except UploadTooLarge:
-        return error(f"The file is larger than the limit of {settings.MEDIA_MAX_UPLOAD_SIZE} bytes.",
-                     HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+        response = error(f"The file is larger than the limit of {settings.MEDIA_MAX_UPLOAD_SIZE} bytes.",
+                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     except (MultiPartParserError, UnreadablePostError, OSError) as exc:
-        handler.discard()
         logger.info("upload interrupted: %s", exc)
-        return error("The upload was interrupted or malformed; nothing was kept.", HTTPStatus.BAD_REQUEST)
+        response = error("The upload was interrupted or malformed; nothing was kept.",
+                         HTTPStatus.BAD_REQUEST)
     except (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent):
-        handler.discard()
-        return error("Send only the field 'file' (fields beside it are limited in number and "
-                     "size); nothing was kept.", HTTPStatus.BAD_REQUEST)
-    if rejected is not None:
-        handler.discard()
-        return rejected
-    if not complete:
-        handler.discard()
+        response = error("Send only the field 'file' (fields beside it are limited in number "
+                         "and size); nothing was kept.", HTTPStatus.BAD_REQUEST)
+    if response.status_code != HTTPStatus.ACCEPTED:
+        handler.discard()  # a refused upload (CSRF included) keeps nothing
+    return response
+
+
+@session_csrf
+def _receive_upload(request: HttpRequest, handler: StagingUploadHandler) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if not body_fully_read(request):
         logger.info("upload interrupted: body shorter than Content-Length")
         return error("The upload was interrupted; nothing was kept.", HTTPStatus.BAD_REQUEST)
     if upload is None:
         return error("No file: send it in the multipart field 'file'.", HTTPStatus.BAD_REQUEST)
     if upload.size == 0:
-        handler.discard()
         return error("The file is empty.", HTTPStatus.BAD_REQUEST)
-    try:
-        with transaction.atomic():
-            asset = MediaAsset.objects.create(
-                id=handler.asset_id, owner=request.user, filename=(upload.name or "upload")[:255],
-                storage=storage.backend(), staging_key=handler.staging_key,
-            )
-            enqueue_on_commit(asset.id)
-    except Exception:
-        handler.discard()
-        raise
+    asset = create_staged_asset(request.user, handler, upload.name)
     return JsonResponse(asset_json(asset), status=HTTPStatus.ACCEPTED)
 
 
-@csrf_exempt  # DELETE with a session is checked below; token requests need no CSRF
+@csrf_exempt  # changes are checked by `session_csrf`
 def media_item(request: HttpRequest, asset_id: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return not_signed_in()
-    asset = get_object_or_404(owned_assets(request), pk=asset_id)
+    asset = owned_asset(request.user, asset_id)
     if request.method == "GET":
         return JsonResponse(asset_json(asset))
     if request.method == "DELETE":
-        rejected = csrf_rejection(request)
-        if rejected is not None:
-            return rejected
-        delete_asset(asset)
-        return HttpResponse(status=HTTPStatus.NO_CONTENT)
+        return remove_asset(request, asset)
     if request.method == "PATCH":
         return update_asset(request, asset)
     return error("Use GET, PATCH or DELETE.", HTTPStatus.METHOD_NOT_ALLOWED)
 
 
+@session_csrf
+def remove_asset(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
+    delete_asset(asset)
+    return HttpResponse(status=HTTPStatus.NO_CONTENT)
+
+
+@session_csrf
 def update_asset(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
     """PATCH {"is_public": bool}: the owner shares or unshares the asset."""
-    rejected = csrf_rejection(request)
-    if rejected is not None:
-        return rejected
     try:
         changes = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[…]]]]
@@ -169,6 +169,5 @@ def update_asset(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
     if not isinstance(changes, dict) or set(changes) - {"is_public"} or not isinstance(changes.get("is_public", False), bool):
         return error('Only {"is_public": true|false} can be changed.', HTTPStatus.BAD_REQUEST)
     if "is_public" in changes:
-        asset.is_public = changes["is_public"]
-        asset.save(update_fields=["is_public", "updated_at"])
+        set_public(asset, changes["is_public"])
     return JsonResponse(asset_json(asset))

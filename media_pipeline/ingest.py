@@ -1,4 +1,5 @@
-"""Bulk import: a local file goes to staging and through the same task as an upload."""
+"""How an asset comes to be: its bytes complete in staging, then the row and its task together
+(`create_staged_asset`, for uploads and for `manage.py ingest`'s local files)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,24 @@ from media_pipeline.tasks import enqueue_on_commit
 from media_pipeline.upload import StagingUploadHandler
 
 CHUNK = 1024 * 1024
+
+
+def create_staged_asset(owner: AbstractBaseUser, handler: StagingUploadHandler,
+                        filename: str) -> MediaAsset:
+    """The asset for an upload now complete in staging, and its processing task, sent once the
+    row is committed (a worker never looks for a row that is not there). If the row cannot be
+    made, the staged bytes go: nothing is left that no asset points to."""
+    try:
+        with transaction.atomic():
+            asset = MediaAsset.objects.create(
+                id=handler.asset_id, owner=owner, filename=(filename or "upload")[:255],
+                storage=storage.backend(), staging_key=handler.staging_key,
+            )
+            enqueue_on_commit(asset.id)
+    except BaseException:
+        handler.discard()
+        raise
+    return asset
 
 
 def ingest_file(path: Path, owner: AbstractBaseUser) -> MediaAsset:
@@ -32,13 +51,7 @@ def ingest_file(path: Path, owner: AbstractBaseUser) -> MediaAsset:
             while chunk := f.read(CHUNK):
                 handler.receive_data_chunk(chunk, 0)
         handler.file_complete(size)
-        with transaction.atomic():
-            asset = MediaAsset.objects.create(
-                id=handler.asset_id, owner=owner, filename=path.name[:255],
-                storage=storage.backend(), staging_key=handler.staging_key,
-            )
-            enqueue_on_commit(asset.id)
     except BaseException:
         handler.discard()
         raise
-    return asset
+    return create_staged_asset(owner, handler, path.name)

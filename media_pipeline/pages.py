@@ -23,12 +23,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from media_pipeline import storage
-from media_pipeline.access import visible_asset
+from media_pipeline.access import owned_asset, owned_assets, set_public, visible_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
 from streaming.conf import stream_settings
@@ -140,11 +140,6 @@ class AssetView:
         )
 
 
-def owned_asset(request: HttpRequest, asset_id: uuid.UUID) -> MediaAsset:
-    """The signed-in user's own asset; 404 for anyone else's, public or not."""
-    return get_object_or_404(MediaAsset, pk=asset_id, owner=request.user)
-
-
 # --- Views ------------------------------------------------------------------------------------
 
 @require_GET
@@ -163,7 +158,7 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @with_csp
 def library(request: HttpRequest) -> HttpResponse:
-    assets = MediaAsset.objects.filter(owner=request.user)
+    assets = owned_assets(request.user)
     return render(request, "media_pipeline/library.html", {
         "items": [AssetView.of(asset) for asset in assets],
         "api_item_url_template": reverse("media_pipeline:api-item", args=[_PLACEHOLDER_ID]),
@@ -194,13 +189,12 @@ def _change_visibility(request: HttpRequest, asset_id: uuid.UUID) -> HttpRespons
     # Not login_required's redirect: a signed-out POST must not learn whether the asset exists.
     if not request.user.is_authenticated:
         raise Http404("No such media.")
-    asset = owned_asset(request, asset_id)
+    asset = owned_asset(request.user, asset_id)
     wanted = request.POST.get("is_public")
     if wanted not in ("0", "1"):
         return HttpResponse("is_public must be 0 or 1.", status=HTTPStatus.BAD_REQUEST,
                             content_type="text/plain")
-    asset.is_public = wanted == "1"
-    asset.save(update_fields=["is_public", "updated_at"])
+    set_public(asset, wanted == "1")
     messages.success(request, "Anyone with the link can now watch this." if asset.is_public
                      else "Only you can see this now.")
     return redirect("media_pipeline:player", asset_id=asset.id)
@@ -211,7 +205,7 @@ def _change_visibility(request: HttpRequest, asset_id: uuid.UUID) -> HttpRespons
 @with_csp
 def delete_page(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponse:
     """GET asks for confirmation (the no-JavaScript path); POST deletes every byte."""
-    asset = owned_asset(request, asset_id)
+    asset = owned_asset(request.user, asset_id)
     if request.method == "POST":
         name = asset.filename
         delete_asset(asset)

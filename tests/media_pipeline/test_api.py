@@ -108,6 +108,31 @@ def test_session_upload_with_csrf_header_is_accepted(alice: User) -> None:
     assert response.status_code == 202
 
 
+def test_session_changes_without_csrf_token_are_403_and_change_nothing(alice: User) -> None:
+    asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    patched = client.patch(f"/api/media/{asset.id}/", json.dumps({"is_public": True}),
+                           content_type="application/json")
+    deleted = client.delete(f"/api/media/{asset.id}/")
+    assert (patched.status_code, deleted.status_code) == (403, 403)
+    asset.refresh_from_db()
+    assert asset.is_public is False
+
+
+def test_token_requests_need_no_csrf_token_even_where_it_is_enforced(
+        alice: User, bearer: dict, local_media: Path) -> None:
+    client = Client(enforce_csrf_checks=True)
+    uploaded = client.post("/api/media/", {"file": SimpleUploadedFile("a.mp3", b"ID3" + b"x" * 99)},
+                           **bearer)
+    assert uploaded.status_code == 202
+    asset_id = uploaded.json()["id"]
+    patched = client.patch(f"/api/media/{asset_id}/", json.dumps({"is_public": True}),
+                           content_type="application/json", **bearer)
+    assert patched.status_code == 200 and patched.json()["is_public"] is True
+    assert client.delete(f"/api/media/{asset_id}/", **bearer).status_code == 204
+
+
 def test_other_users_asset_is_404_and_absent_from_their_list(client: Client, alice: User) -> None:
     asset = MediaAsset.objects.create(owner=alice, filename="a.mp4", storage="local")
     bob = User.objects.create_user("bob")

@@ -8,7 +8,8 @@ from django.test import Client
 
 from media_pipeline.models import MediaAsset
 from streaming.signing import SignatureCheck, check_signature
-from tests.pages.conftest import MakeAsset, elements
+from tests.html import elements
+from tests.media_pipeline.pages.conftest import MakeRow
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,8 @@ def assert_signed_stream_url(url: str, asset: MediaAsset,
 
 
 def test_video_element_streams_from_the_signed_url(owner_client: Client,
-                                                   make_asset: MakeAsset) -> None:
-    asset = make_asset()
+                                                   make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.get(f"/media/{asset.id}/")
     assert response.status_code == 200
     [video] = elements(response.content, "video")
@@ -33,8 +34,8 @@ def test_video_element_streams_from_the_signed_url(owner_client: Client,
 
 
 def test_download_link_is_the_stream_url_with_download_1(owner_client: Client,
-                                                         make_asset: MakeAsset) -> None:
-    asset = make_asset()
+                                                         make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.get(f"/media/{asset.id}/")
     [download] = [a for a in elements(response.content, "a") if "data-download" in a]
     assert download["href"].endswith("&download=1")
@@ -42,8 +43,8 @@ def test_download_link_is_the_stream_url_with_download_1(owner_client: Client,
 
 
 def test_owner_is_offered_the_original_beside_a_rendition(owner_client: Client,
-                                                        make_asset: MakeAsset) -> None:
-    asset = make_asset(playback_method="transcode", storage_key="media/x/playable",
+                                                        make_row: MakeRow) -> None:
+    asset = make_row(playback_method="transcode", storage_key="media/x/playable",
                        original_key="media/x/original", original_mime_type="video/quicktime")
     [link] = [a for a in elements(owner_client.get(f"/media/{asset.id}/").content, "a")
               if "data-download-original" in a]
@@ -57,22 +58,22 @@ def test_owner_is_offered_the_original_beside_a_rendition(owner_client: Client,
 
 
 def test_an_original_that_plays_as_it_is_is_offered_once(owner_client: Client,
-                                                        make_asset: MakeAsset) -> None:
-    asset = make_asset(original_key="media/x.mp4")  # the same object the stream serves
+                                                        make_row: MakeRow) -> None:
+    asset = make_row(original_key="media/x.mp4")  # the same object the stream serves
     links = elements(owner_client.get(f"/media/{asset.id}/").content, "a")
     assert not [a for a in links if "data-download-original" in a]
     assert [a for a in links if "data-download" in a]
 
 
-def test_player_shows_the_metadata(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_player_shows_the_metadata(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row()
     content = owner_client.get(f"/media/{asset.id}/").content.decode()
     for text in ("video/mp4", "5.0\xa0MB", "2:05", "320 × 240", "h264", "aac"):
         assert text in content
 
 
-def test_audio_asset_gets_an_audio_element(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset(filename="tone.mp3", mime_type="audio/mpeg", video_codec="",
+def test_audio_asset_gets_an_audio_element(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row(filename="tone.mp3", mime_type="audio/mpeg", video_codec="",
                        audio_codec="mp3", width=None, height=None, poster_key="")
     response = owner_client.get(f"/media/{asset.id}/")
     assert elements(response.content, "video") == []
@@ -80,8 +81,8 @@ def test_audio_asset_gets_an_audio_element(owner_client: Client, make_asset: Mak
     assert_signed_stream_url(audio["src"], asset)
 
 
-def test_image_asset_is_shown_as_an_image(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset(filename="cat.png", mime_type="image/png", poster_key="", duration=None)
+def test_image_asset_is_shown_as_an_image(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row(filename="cat.png", mime_type="image/png", poster_key="", duration=None)
     response = owner_client.get(f"/media/{asset.id}/")
     [img] = elements(response.content, "img")
     assert_signed_stream_url(img["src"], asset)
@@ -89,16 +90,16 @@ def test_image_asset_is_shown_as_an_image(owner_client: Client, make_asset: Make
 
 
 def test_other_kinds_are_only_offered_as_a_download(owner_client: Client,
-                                                    make_asset: MakeAsset) -> None:
-    asset = make_asset(filename="notes.pdf", mime_type="application/pdf", poster_key="")
+                                                    make_row: MakeRow) -> None:
+    asset = make_row(filename="notes.pdf", mime_type="application/pdf", poster_key="")
     response = owner_client.get(f"/media/{asset.id}/")
     for tag in ("video", "audio", "img", "iframe", "object", "embed"):
         assert elements(response.content, tag) == [], tag
     assert [a for a in elements(response.content, "a") if "data-download" in a]
 
 
-def test_pages_forbid_frames_and_plugins(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_pages_forbid_frames_and_plugins(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row()
     policy = owner_client.get(f"/media/{asset.id}/")["Content-Security-Policy"]
     assert "object-src 'none'" in policy
     assert "frame-src 'none'" in policy
@@ -106,18 +107,18 @@ def test_pages_forbid_frames_and_plugins(owner_client: Client, make_asset: MakeA
 
 
 def test_pages_allow_the_s3_origin_when_streams_redirect_there(owner_client: Client,
-                                                               make_asset: MakeAsset,
+                                                               make_row: MakeRow,
                                                                settings) -> None:
     settings.MEDIA_STORAGE = "s3"
     settings.STREAM_DELIVERY = "redirect"
     settings.AWS_S3_PUBLIC_ENDPOINT_URL = "https://media.example.com:9000/ignored/path"
-    asset = make_asset()
+    asset = make_row()
     policy = owner_client.get(f"/media/{asset.id}/")["Content-Security-Policy"]
     assert "media-src 'self' https://media.example.com:9000;" in policy
 
 
-def test_failed_asset_shows_its_reason(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset(status=MediaAsset.Status.FAILED, mime_type="text/html", poster_key="",
+def test_failed_asset_shows_its_reason(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row(status=MediaAsset.Status.FAILED, mime_type="text/html", poster_key="",
                        error="Files of type text/html are not accepted; upload video, audio or an image.")
     response = owner_client.get(f"/media/{asset.id}/")
     assert b"Files of type text/html are not accepted" in response.content
@@ -126,9 +127,9 @@ def test_failed_asset_shows_its_reason(owner_client: Client, make_asset: MakeAss
 
 
 @pytest.mark.parametrize("status", [MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING])
-def test_unfinished_asset_has_no_stream_yet(owner_client: Client, make_asset: MakeAsset,
+def test_unfinished_asset_has_no_stream_yet(owner_client: Client, make_row: MakeRow,
                                             status: str) -> None:
-    asset = make_asset(status=status, poster_key="")
+    asset = make_row(status=status, poster_key="")
     response = owner_client.get(f"/media/{asset.id}/")
     assert response.status_code == 200
     assert b"/stream/" not in response.content
@@ -138,13 +139,13 @@ def test_unfinished_asset_has_no_stream_yet(owner_client: Client, make_asset: Ma
 
 # --- Visibility -------------------------------------------------------------------------------
 
-def test_another_users_private_asset_is_404(stranger_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_another_users_private_asset_is_404(stranger_client: Client, make_row: MakeRow) -> None:
+    asset = make_row()
     assert stranger_client.get(f"/media/{asset.id}/").status_code == 404
 
 
-def test_private_asset_is_404_when_signed_out(make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_private_asset_is_404_when_signed_out(make_row: MakeRow) -> None:
+    asset = make_row()
     assert Client().get(f"/media/{asset.id}/").status_code == 404
 
 
@@ -152,8 +153,8 @@ def test_unknown_asset_is_404(owner_client: Client) -> None:
     assert owner_client.get(f"/media/{uuid.uuid4()}/").status_code == 404
 
 
-def test_public_asset_plays_signed_out_with_a_share_link(make_asset: MakeAsset) -> None:
-    asset = make_asset(is_public=True)
+def test_public_asset_plays_signed_out_with_a_share_link(make_row: MakeRow) -> None:
+    asset = make_row(is_public=True)
     response = Client().get(f"/media/{asset.id}/")
     assert response.status_code == 200
     [video] = elements(response.content, "video")
@@ -164,15 +165,15 @@ def test_public_asset_plays_signed_out_with_a_share_link(make_asset: MakeAsset) 
     assert not [b for b in elements(response.content, "button") if "data-visibility-toggle" in b]
 
 
-def test_private_asset_has_no_share_link(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_private_asset_has_no_share_link(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.get(f"/media/{asset.id}/")
     assert not [i for i in elements(response.content, "input") if "data-share-url" in i]
 
 
 def test_owner_makes_an_asset_public_and_private_again(owner_client: Client,
-                                                       make_asset: MakeAsset) -> None:
-    asset = make_asset()
+                                                       make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.post(f"/media/{asset.id}/", {"is_public": "1"})
     assert response.status_code == 302
     asset.refresh_from_db()
@@ -183,8 +184,8 @@ def test_owner_makes_an_asset_public_and_private_again(owner_client: Client,
     assert not asset.is_public
 
 
-def test_visibility_change_without_csrf_token_is_refused(owner, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_visibility_change_without_csrf_token_is_refused(owner, make_row: MakeRow) -> None:
+    asset = make_row()
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
     assert client.post(f"/media/{asset.id}/", {"is_public": "1"}).status_code == 403
@@ -193,14 +194,14 @@ def test_visibility_change_without_csrf_token_is_refused(owner, make_asset: Make
 
 
 def test_visitors_cannot_change_a_public_assets_visibility(stranger_client: Client,
-                                                            make_asset: MakeAsset) -> None:
-    asset = make_asset(is_public=True)
+                                                            make_row: MakeRow) -> None:
+    asset = make_row(is_public=True)
     assert stranger_client.post(f"/media/{asset.id}/", {"is_public": "0"}).status_code == 404
     assert Client().post(f"/media/{asset.id}/", {"is_public": "0"}).status_code == 404
     asset.refresh_from_db()
     assert asset.is_public
 
 
-def test_visibility_value_must_be_0_or_1(owner_client: Client, make_asset: MakeAsset) -> None:
-    asset = make_asset()
+def test_visibility_value_must_be_0_or_1(owner_client: Client, make_row: MakeRow) -> None:
+    asset = make_row()
     assert owner_client.post(f"/media/{asset.id}/", {"is_public": "yes"}).status_code == 400

@@ -5,7 +5,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from media_pipeline.models import MediaAsset
-from tests.pages.conftest import MakeAsset, elements
+from tests.html import elements
+from tests.media_pipeline.pages.conftest import MakeRow
 
 pytestmark = pytest.mark.django_db
 
@@ -16,18 +17,18 @@ def test_library_requires_sign_in() -> None:
     assert response["Location"].startswith("/accounts/login/")
 
 
-def test_library_lists_only_the_users_own_assets(owner_client: Client, make_asset: MakeAsset,
+def test_library_lists_only_the_users_own_assets(owner_client: Client, make_row: MakeRow,
                                                  stranger: User) -> None:
-    make_asset(filename="mine.mp4")
-    make_asset(filename="theirs.mp4", owner=stranger, is_public=True)
+    make_row(filename="mine.mp4")
+    make_row(filename="theirs.mp4", owner=stranger, is_public=True)
     response = owner_client.get("/media/")
     assert b"mine.mp4" in response.content
     assert b"theirs.mp4" not in response.content
 
 
 def test_library_shows_poster_type_size_duration_and_status(owner_client: Client,
-                                                            make_asset: MakeAsset) -> None:
-    asset = make_asset()
+                                                            make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.get("/media/")
     images = [img["src"] for img in elements(response.content, "img")]
     assert f"/media/{asset.id}/poster.jpg" in images
@@ -36,31 +37,31 @@ def test_library_shows_poster_type_size_duration_and_status(owner_client: Client
 
 
 def test_library_uses_an_image_as_its_own_signed_thumbnail(owner_client: Client,
-                                                           make_asset: MakeAsset) -> None:
-    asset = make_asset(filename="cat.png", mime_type="image/png", poster_key="", duration=None)
+                                                           make_row: MakeRow) -> None:
+    asset = make_row(filename="cat.png", mime_type="image/png", poster_key="", duration=None)
     response = owner_client.get("/media/")
     [src] = [img["src"] for img in elements(response.content, "img")]
     assert src.startswith(f"/stream/{asset.id}/?sig=")
 
 
-def test_library_shows_the_failure_reason(owner_client: Client, make_asset: MakeAsset) -> None:
-    make_asset(status=MediaAsset.Status.FAILED, error="Files of type text/html are not accepted.",
+def test_library_shows_the_failure_reason(owner_client: Client, make_row: MakeRow) -> None:
+    make_row(status=MediaAsset.Status.FAILED, error="Files of type text/html are not accepted.",
                mime_type="text/html", poster_key="")
     response = owner_client.get("/media/")
     assert b"Failed" in response.content
     assert b"Files of type text/html are not accepted." in response.content
 
 
-def test_library_escapes_filenames(owner_client: Client, make_asset: MakeAsset) -> None:
-    make_asset(filename='<img src=x onerror="alert(1)">.mp4')
+def test_library_escapes_filenames(owner_client: Client, make_row: MakeRow) -> None:
+    make_row(filename='<img src=x onerror="alert(1)">.mp4')
     response = owner_client.get("/media/")
     assert b"<img src=x" not in response.content
     assert b"&lt;img src=x" in response.content
 
 
 def test_library_delete_links_to_a_confirmation_page(owner_client: Client,
-                                                     make_asset: MakeAsset) -> None:
-    asset = make_asset()
+                                                     make_row: MakeRow) -> None:
+    asset = make_row()
     response = owner_client.get("/media/")
     [link] = [a for a in elements(response.content, "a") if "data-delete" in a]
     assert link["href"] == f"/media/{asset.id}/delete/"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.pages.conftest import elements
+from tests.html import elements
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,23 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from tests.pages.conftest import PASSWORD, elements
+from tests.html import elements
 
 pytestmark = pytest.mark.django_db
+
+PASSWORD = "pw-auth-123"
+
+
+@pytest.fixture
+def owner() -> User:
+    return User.objects.create_user("owner", password=PASSWORD)
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
 
 
 def test_login_page_has_labelled_username_and_password_fields() -> None:

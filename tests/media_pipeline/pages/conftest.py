@@ -1,9 +1,9 @@
-"""Fixtures for the page tests: two users, assets in every state, and a tiny HTML reader."""
+"""Fixtures for the tests of media_pipeline/pages.py: two users with signed-in clients, and
+asset rows in any state (`make_row`: a row only, no stored bytes behind it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +13,8 @@ from django.test import Client
 
 from media_pipeline.models import MediaAsset
 
-MakeAsset = Callable[..., MediaAsset]
+MakeRow = Callable[..., MediaAsset]
 PASSWORD = "pw-pages-123"
-
-
-class _Collector(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[str, dict[str, str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.found.append((tag, {name: value or "" for name, value in attrs}))
-
-
-def elements(html: bytes | str, tag: str) -> list[dict[str, str]]:
-    """The attributes of every `tag` element, so tests assert on structure, not on text."""
-    parser = _Collector()
-    parser.feed(html.decode() if isinstance(html, bytes) else html)
-    return [attrs for name, attrs in parser.found if name == tag]
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +51,9 @@ def stranger_client(stranger: User) -> Client:
 
 
 @pytest.fixture
-def make_asset(owner: User) -> MakeAsset:
-    """A ready H.264 video by default; override any field."""
+def make_row(owner: User) -> MakeRow:
+    """A ready H.264 video's row by default; override any field. Nothing is stored behind it
+    (tests/streaming's `make_asset` stores bytes too)."""
 
     def make(**fields: Any) -> MediaAsset:
         values: dict[str, Any] = {

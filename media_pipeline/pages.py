@@ -83,7 +83,6 @@ def with_csp(view: View) -> View:
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         response = view(request, *args, **kwargs)
         response.setdefault("Content-Security-Policy", content_security_policy())
-        response.setdefault("Referrer-Policy", "same-origin")
         return response
 
     return wrapper

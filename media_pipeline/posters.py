@@ -24,5 +24,4 @@ def poster(request: HttpRequest, asset_id: str) -> HttpResponse:
     else:
         response = StreamingHttpResponse(blob.iter_chunks(), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return response  # SecurityMiddleware adds nosniff

@@ -142,6 +142,11 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Behind our nginx, which always replaces X-Forwarded-Proto with its own $scheme: that header
 # then says whether the client's connection was HTTPS (secure cookies, redirects, CSRF).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
+# SecurityMiddleware sends these on every response (Django's defaults, stated here because the
+# pages rely on them): no page's URL, with its signed stream links, leaks to another origin, and
+# no response is sniffed into another type.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 AXES_CLIENT_IP_CALLABLE = "project.lockout.client_ip_address"
 AXES_USERNAME_CALLABLE = "project.lockout.client_username"
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= 0 or TRUSTED_PROXY_COUNT < 0:

@@ -29,6 +29,8 @@ def public_asset(settings, tmp_path: Path) -> MediaAsset:
 def test_a_public_assets_poster_is_served(client: Client, public_asset: MediaAsset) -> None:
     response = client.get(f"/media/{public_asset.id}/poster.jpg")
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"\xff\xd8jpeg"
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"  # from SecurityMiddleware, once
 
 
 def test_a_poster_whose_file_is_already_gone_is_404(client: Client, public_asset: MediaAsset,

@@ -106,6 +106,13 @@ def test_pages_forbid_frames_and_plugins(owner_client: Client, make_row: MakeRow
     assert "media-src 'self'" in policy
 
 
+def test_pages_keep_their_signed_links_from_other_origins(owner_client: Client,
+                                                          make_row: MakeRow) -> None:
+    response = owner_client.get(f"/media/{make_row().id}/")
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
 def test_pages_allow_the_s3_origin_when_streams_redirect_there(owner_client: Client,
                                                                make_row: MakeRow,
                                                                settings) -> None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
-from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest
 
 from media_pipeline import storage
 
 logger = logging.getLogger(__name__)
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # S3 parts must be ≥5 MiB (but the last); 8 MiB keeps memory per upload small and parts few.
 S3_PART_SIZE = 8 * 1024 * 1024
@@ -161,10 +162,61 @@ class StagingUploadHandler(FileUploadHandler):
         self.staged = None
 
 
+# Where `count_request_bodies` leaves its counter in the WSGI environ (request.META).
+BODY_COUNTER = "media_pipeline.body_counter"
+
+
+class CountingInput:
+    """`wsgi.input`, counting the bytes the application reads from it. PEP 3333 lets a
+    middleware replace `wsgi.input` with any object that has these methods."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, *size: int) -> bytes:
+        data = self._stream.read(*size)
+        self.count += len(data)
+        return data
+
+    def readline(self, *size: int) -> bytes:
+        line = self._stream.readline(*size)
+        self.count += len(line)
+        return line
+
+    def readlines(self, *hint: int) -> list[bytes]:
+        lines = self._stream.readlines(*hint)
+        self.count += sum(map(len, lines))
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._stream:
+            self.count += len(line)
+            yield line
+
+
+def count_request_bodies(application: WSGIApplication) -> WSGIApplication:
+    """WSGI middleware (project/wsgi.py): requests with a body read it through a
+    `CountingInput`, so a view can tell a body cut short from one that arrived whole."""
+
+    def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("CONTENT_LENGTH") not in (None, "", "0"):
+            environ["wsgi.input"] = environ[BODY_COUNTER] = CountingInput(environ["wsgi.input"])
+        return application(environ, start_response)
+
+    return counted
+
+
 def body_fully_read(request: HttpRequest) -> bool:
     """Did the whole declared body arrive? A client that disconnects mid-upload leaves the
-    WSGI stream short of Content-Length, while the multipart parser may see a clean end."""
-    stream = getattr(request, "_stream", None)
-    if isinstance(stream, LimitedStream):
-        return stream._pos >= stream.limit
-    return True
+    WSGI stream short of Content-Length while the multipart parser sees a clean end (gunicorn's
+    body reader returns what it has). Under ASGI Django receives the whole body before the view
+    runs (a disconnect aborts the request), and there is no counter."""
+    counter = request.META.get(BODY_COUNTER)
+    if counter is None:
+        return True
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return counter.count >= declared

@@ -35,10 +35,26 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import gunicorn
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 KEEPALIVE_LINGER = 0.05
+# The gunicorn releases this worker was written and tested against (pyproject.toml pins the
+# same): it overrides gthread methods whose signatures change between major releases.
+TESTED_GUNICORN = ((27, 0), (28, 0))
+
+
+def check_gunicorn_version(version: tuple[int, ...] = gunicorn.version_info) -> None:
+    """Refuse to start on a gunicorn this worker was not tested with, rather than misbehave."""
+    low, high = TESTED_GUNICORN
+    if not low <= tuple(version[:2]) < high:
+        raise RuntimeError(
+            f"project/gunicorn_worker.py is tested with gunicorn {low[0]}.x; this is "
+            f"{'.'.join(map(str, version))}. Install the version in requirements.lock.")
+
+
+check_gunicorn_version()
 
 
 def _readable_within(sock: Any, seconds: float) -> bool:

@@ -169,3 +169,14 @@ def test_the_worker_process_installs_the_date_formatter(monkeypatch: pytest.Monk
     assert isinstance(installed, gunicorn_worker._DateOncePerSecond)
     worker.init_process()  # not wrapped twice
     assert gunicorn_worker.util.http_date is installed
+
+
+@pytest.mark.parametrize("version", [(26, 1, 0), (28, 0, 0), (22, 0)])
+def test_the_worker_refuses_a_gunicorn_it_was_not_tested_with(version: tuple[int, ...]) -> None:
+    with pytest.raises(RuntimeError, match="tested with gunicorn 27"):
+        gunicorn_worker.check_gunicorn_version(version)
+
+
+def test_the_worker_starts_on_the_gunicorn_it_was_tested_with() -> None:
+    gunicorn_worker.check_gunicorn_version((27, 0, 1))
+    gunicorn_worker.check_gunicorn_version((27, 9))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from concurrent.futures import CancelledError
@@ -130,3 +131,15 @@ def test_a_checksum_beside_stops_at_its_next_chunk_when_the_steps_fail(tmp_path:
         copy = processing.working_copy(blobs.LocalBlob("upload", endless), tmp_path, beside)
         raise RuntimeError("the file was refused")
     assert isinstance(copy.checksum.exception(timeout=5), CancelledError)
+
+
+@pytest.mark.parametrize("size", [0, 1, blobs.READ_CHUNK, 3 * blobs.READ_CHUNK + 17])
+def test_a_local_uploads_checksum_is_its_sha256(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    (tmp_path / "upload").write_bytes(data)
+    with processing.Beside("test") as beside:
+        beside_copy = processing.working_copy(blobs.LocalBlob("upload", tmp_path / "upload"),
+                                              tmp_path, beside)
+        assert beside_copy.sha256 == hashlib.sha256(data).hexdigest()
+    alone = processing.working_copy(blobs.LocalBlob("upload", tmp_path / "upload"), tmp_path)
+    assert (alone.size, alone.sha256) == (size, hashlib.sha256(data).hexdigest())

@@ -193,17 +193,14 @@ class Beside:
 
 
 def _file_digest(path: Path, stopping: threading.Event) -> str:
-    """SHA-256 of a local file, read into one reused buffer: a fifth faster than a new bytes
-    object per chunk (865 MiB: 0.62 s against 0.77 s). `hashlib.file_digest` does the same but
-    cannot be stopped half-way."""
+    """SHA-256 of a local file, chunk by chunk, so that it can stop half-way (which
+    `hashlib.file_digest` cannot). Reading into one reused buffer instead was no faster
+    (865 MiB: 0.59-0.65 s either way, in the page cache)."""
     sha = hashlib.sha256()
-    buffer = bytearray(blobs.READ_CHUNK)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as f:
-        while read := f.readinto(buffer):
-            if stopping.is_set():
-                raise CancelledError
-            sha.update(view[:read])
+    for chunk in _file_chunks(path):
+        if stopping.is_set():
+            raise CancelledError
+        sha.update(chunk)
     return sha.hexdigest()
 
 

@@ -60,6 +60,8 @@ class MediaAsset(models.Model):
     staging_key = models.CharField(max_length=255, blank=True)
     storage_key = models.CharField(max_length=255, blank=True)
     poster_key = models.CharField(max_length=255, blank=True)
+    # Its bytes: the poster is served through streaming's checklist, which takes sizes from rows.
+    poster_size = models.PositiveIntegerField(null=True, blank=True)
     # The stored object's S3 ETag (or a local validator): a seek pins its ranged GET to it.
     etag = models.CharField(max_length=128, blank=True)
 

@@ -1,27 +1,45 @@
-"""`GET /media/<id>/poster.jpg`: the poster frame, to the asset's viewers only."""
+"""`GET`/`HEAD /media/<id>/poster.jpg`: the poster frame, to those who may see the asset.
+
+Served through streaming's checklist (`streaming.answers.answer`), as the media are: ETag,
+Last-Modified, 304s, Range, and the delivery mode (x-accel, redirect) the operator chose.
+"""
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponseBase
+from django.views.decorators.http import require_safe
 
 from media_pipeline import blobs
 from media_pipeline.access import visible_asset
+from media_pipeline.models import MediaAsset
+from streaming.access import StreamAsset
+from streaming.answers import answer
+from streaming.conf import stream_settings
+from streaming.views import django_response
 
 
-@require_GET
-def poster(request: HttpRequest, asset_id: str) -> HttpResponse:
+def _poster_size(asset: MediaAsset) -> int:
+    """From the row; assets processed before the row kept it ask the storage once."""
+    if asset.poster_size is not None:
+        return asset.poster_size
+    try:
+        return blobs.stored_blob(asset.poster_key).size()
+    except FileNotFoundError:  # the asset is being deleted
+        raise Http404("This media has no poster.") from None
+
+
+@require_safe
+def poster(request: HttpRequest, asset_id: str) -> HttpResponseBase:
     asset = visible_asset(request, asset_id)
-    if not asset.poster_key:
+    if not asset.poster_key or asset.status != MediaAsset.Status.READY:
         raise Http404("This media has no poster.")
-    blob = blobs.stored_blob(asset.poster_key)
-    if isinstance(blob, blobs.LocalBlob):
-        try:
-            poster_file = open(blob.path, "rb")  # noqa: SIM115 - FileResponse closes it
-        except FileNotFoundError:  # the asset is being deleted
-            raise Http404("This media has no poster.") from None
-        response: HttpResponse = FileResponse(poster_file, content_type="image/jpeg")
-    else:
-        response = StreamingHttpResponse(blob.iter_chunks(), content_type="image/jpeg")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response  # SecurityMiddleware adds nosniff
+    picture = StreamAsset(
+        id=asset.id, owner_id=asset.owner_id, filename="poster.jpg", is_public=asset.is_public,
+        mime_type="image/jpeg", size=_poster_size(asset), sha256="", storage=asset.storage,
+        storage_key=asset.poster_key, etag="", ready_at=asset.ready_at,
+    )
+    reply = answer(request.method or "GET", request.headers, picture, download=False,
+                   conf=stream_settings())
+    if reply.status == 404:
+        raise Http404("This media has no poster.")
+    return django_response(request, reply)

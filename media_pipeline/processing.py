@@ -273,20 +273,26 @@ def store_rendition(asset: MediaAsset, rendition: WorkingCopy, mime: str) -> Sto
     return Stored(key=key, size=rendition.size, sha256=rendition.sha256, etag=etag)
 
 
+@dataclass(frozen=True)
+class Poster:
+    key: str = ""  # "" for none
+    size: int | None = None
+
+
 def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
-                info: analysis.MediaInfo, target: Path) -> str:
+                info: analysis.MediaInfo, target: Path) -> Poster:
     """A poster frame for video; a video without one still plays, so failure only logs."""
     try:
         analysis.extract_poster(playable.path, fmt, target, info.duration, poster_limits())
     except Unacceptable as exc:
         logger.warning("no poster for asset %s: %s", asset.id, exc)
-        return ""
+        return Poster()
     if not target.is_file():  # ffmpeg found no frame where it looked (a seek past the end)
         logger.warning("no poster for asset %s: no frame at the poster's time", asset.id)
-        return ""
-    key = storage.poster_key(asset.id)
+        return Poster()
+    key, size = storage.poster_key(asset.id), target.stat().st_size
     blobs.put_file(target, key, "image/jpeg")
-    return key
+    return Poster(key, size)
 
 
 class HandOff(Exception):  # not an error: a change of queue
@@ -344,14 +350,14 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
         if plan.method is playback.Method.TRANSCODE and not plan.is_picture and not transcode:
             raise HandOff
         is_image = mime.startswith("image/")
-        poster: Future[str] | str = ""
+        poster: Future[Poster] | Poster = Poster()
         if info.has_video and not is_image and plan.method is not playback.Method.TRANSCODE:
             # The rendition has the original's very picture: the poster is made from the
             # original, beside the rendition.
             poster = beside.submit(make_poster, asset, copy, fmt, info, workdir / "poster.jpg")
         rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
-        poster = poster if isinstance(poster, str) else poster.result()
-        if info.has_video and not is_image and not poster and rendition is not None:
+        poster = poster if isinstance(poster, Poster) else poster.result()
+        if info.has_video and not is_image and not poster.key and rendition is not None:
             # From the rendition: upright, deinterlaced and tone-mapped as it plays (a
             # transcode), or where the original's container gave no frame there (MPEG-TS).
             poster = make_poster(asset, rendition, InputFormat.pinned("mov"), info,
@@ -368,7 +374,7 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
         "playback_audio_codec": audio_codec,
         "original_key": original.key, "original_mime_type": mime,
         "original_size": original.size, "original_sha256": original.sha256,
-        "poster_key": poster, "staging_key": "",
+        "poster_key": poster.key, "poster_size": poster.size, "staging_key": "",
         "duration": None if is_image else info.duration,
         "width": width, "height": height,
         "video_codec": "" if is_image else info.video_codec,

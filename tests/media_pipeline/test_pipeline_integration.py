@@ -112,8 +112,9 @@ def test_mp4_with_index_at_the_end_is_served_with_index_first_and_kept_as_sent(
                                  "size": len(served)}
     assert asset["video_codec"] == "h264" and asset["audio_codec"] == "aac"
     assert asset["poster_url"]
-    status, _headers, poster = stack.request("GET", asset["poster_url"], token=token)
+    status, headers, poster = stack.request("GET", asset["poster_url"], token=token)
     assert status == 200 and poster[:3] == b"\xff\xd8\xff"
+    assert headers["Content-Length"] == str(len(poster)) and headers["ETag"]
 
 
 @pytest.mark.parametrize(("filename", "content", "reason"), [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,10 +374,10 @@ def moov_after_mdat(read_at: Callable[[int, int], bytes], size: int) -> bool:
 
 
 def extract_poster(source: Path, fmt: InputFormat, target: Path, duration: float | None,
-                   limits: Limits) -> None:
+                   limits: Limits, cancel: threading.Event | None = None) -> None:
     """One JPEG frame from early in the video, at most 640 px wide."""
     at = min(1.0, (duration or 0) / 2)
-    run("ffmpeg", source, fmt, limits=limits, what="Making the poster frame",
+    run("ffmpeg", source, fmt, limits=limits, what="Making the poster frame", cancel=cancel,
         options=["-ss", f"{at:.3f}"],
         outputs=["-frames:v", "1", "-vf", "scale='min(640,iw)':-2", "-q:v", "4", "-f", "image2",
                  "-y", f"file:{target}"], output=target, scratch=target.parent)

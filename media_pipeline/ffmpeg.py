@@ -40,8 +40,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -202,9 +204,11 @@ def _high_water_mark(pid: int) -> int:
     return 0
 
 
-def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool, int]:
+def _wait(pid: int, deadline: float,
+          cancel: threading.Event | None = None) -> tuple[int, os.struct_rusage, bool, int]:
     """Wait for `pid`, killing its process group once `deadline` passes. Returns (wait status,
-    resource usage, whether it was killed for time, peak resident memory sampled)."""
+    resource usage, whether it was killed for time, peak resident memory sampled). Raises
+    `CancelledError` (the caller kills and reaps) once `cancel` is set."""
     try:
         pidfd: int | None = os.pidfd_open(pid)
     except (AttributeError, OSError):  # an old kernel, or a seccomp profile that refuses it
@@ -212,6 +216,8 @@ def _wait(pid: int, deadline: float) -> tuple[int, os.struct_rusage, bool, int]:
     timed_out, peak = False, 0
     try:
         while True:
+            if cancel is not None and cancel.is_set():
+                raise CancelledError
             peak = max(peak, _high_water_mark(pid))
             remaining = 1.0 if timed_out else max(0.0, deadline - time.monotonic())
             step = min(_SAMPLE_SECONDS, remaining)
@@ -286,12 +292,15 @@ def _failure(what: str, limits: Limits, status: int, timed_out: bool, cpu_second
 
 def run(tool: str, source: Path, input_format: InputFormat, *, limits: Limits, what: str,
         options: Sequence[str] = (), outputs: Sequence[str] = (), output: Path | None = None,
-        scratch: Path | None = None, progress: Path | None = None) -> Outcome:
+        scratch: Path | None = None, progress: Path | None = None,
+        cancel: threading.Event | None = None) -> Outcome:
     """Run `tool` ('ffmpeg' or 'ffprobe') on the local file `source`, in the box.
 
     `options` come before the input (input options), `outputs` after it; `output` is the file
-    the run writes, checked against the size cap; `progress`, a file for ffmpeg's `-progress`. Raises `ToolFailed` with the uploader's
-    sentence; the tool's own stderr goes to the log only.
+    the run writes, checked against the size cap; `progress`, a file for ffmpeg's `-progress`;
+    `cancel`, set from another thread, kills the run and raises `CancelledError` (work beside
+    a step that failed). Raises `ToolFailed` with the uploader's sentence; the tool's own
+    stderr goes to the log only.
     """
     args = ["-hide_banner", "-nostdin", "-loglevel", "error"] if tool == "ffmpeg" else [
         "-hide_banner", "-loglevel", "error"]
@@ -311,7 +320,7 @@ def run(tool: str, source: Path, input_format: InputFormat, *, limits: Limits, w
                                                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)],
                                  setsid=True, setsigdef=_DEFAULT_SIGNALS, setsigmask=())
             try:
-                status, usage, timed_out, peak = _wait(pid, started + limits.wall_seconds)
+                status, usage, timed_out, peak = _wait(pid, started + limits.wall_seconds, cancel)
             except BaseException:
                 _kill_and_reap(pid)
                 raise

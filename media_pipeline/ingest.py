@@ -21,16 +21,20 @@ def create_staged_asset(owner: AbstractBaseUser, handler: StagingUploadHandler,
                         filename: str) -> MediaAsset:
     """The asset for an upload now complete in staging, and its processing task, sent once the
     row is committed (a worker never looks for a row that is not there). If the row cannot be
-    made, the staged bytes go: nothing is left that no asset points to."""
+    made, the staged bytes go: nothing is left that no asset points to. Once the row is
+    committed they stay, whatever happens next: the reconciler sends a task that could not be."""
+    committed: list[bool] = []
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
                 id=handler.asset_id, owner=owner, filename=(filename or "upload")[:255],
                 storage=storage.backend(), staging_key=handler.staging_key,
             )
+            transaction.on_commit(lambda: committed.append(True))  # runs first, then the task's
             enqueue_on_commit(asset.id)
     except BaseException:
-        handler.discard()
+        if not committed:
+            handler.discard()
         raise
     return asset
 

@@ -6,26 +6,34 @@ Last-Modified, 304s, Range, and the delivery mode (x-accel, redirect) the operat
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponseBase
+from http import HTTPStatus
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_safe
 
 from media_pipeline import blobs
 from media_pipeline.access import visible_asset
 from media_pipeline.models import MediaAsset
+from media_pipeline.storage import TransientStorageError
 from streaming.access import StreamAsset
 from streaming.answers import answer
 from streaming.conf import stream_settings
 from streaming.views import django_response
 
 
-def _poster_size(asset: MediaAsset) -> int:
-    """From the row; assets processed before the row kept it ask the storage once."""
+def _poster_size(asset: MediaAsset) -> int | None:
+    """From the row. Assets processed before the row kept it ask the storage once, and keep
+    the answer. None while the storage is unavailable."""
     if asset.poster_size is not None:
         return asset.poster_size
     try:
-        return blobs.stored_blob(asset.poster_key).size()
+        size = blobs.stored_blob(asset.poster_key).size()
     except FileNotFoundError:  # the asset is being deleted
         raise Http404("This media has no poster.") from None
+    except TransientStorageError:
+        return None
+    MediaAsset.objects.filter(pk=asset.pk, poster_key=asset.poster_key).update(poster_size=size)
+    return size
 
 
 @require_safe
@@ -33,9 +41,12 @@ def poster(request: HttpRequest, asset_id: str) -> HttpResponseBase:
     asset = visible_asset(request, asset_id)
     if not asset.poster_key or asset.status != MediaAsset.Status.READY:
         raise Http404("This media has no poster.")
+    size = _poster_size(asset)
+    if size is None:
+        return HttpResponse(status=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
     picture = StreamAsset(
         id=asset.id, owner_id=asset.owner_id, filename="poster.jpg", is_public=asset.is_public,
-        mime_type="image/jpeg", size=_poster_size(asset), sha256="", storage=asset.storage,
+        mime_type="image/jpeg", size=size, sha256="", storage=asset.storage,
         storage_key=asset.poster_key, etag="", ready_at=asset.ready_at,
     )
     reply = answer(request.method or "GET", request.headers, picture, download=False,

@@ -173,7 +173,9 @@ class Beside:
     upload, and the poster of a video whose picture the rendition copies. A remux is bound by
     one core's copying; one after the other, the checksum and the poster of a one-minute 1080p
     clip took longer than its remux (0.29 s beside 0.18 s, `make bench-transcode`'s source). On leaving with an error (a refused file, a hand-off to the
-    transcoders) the checksum stops at its next chunk instead of reading the rest of the file.
+    transcoders) the checksum stops at its next chunk instead of reading the rest of the file,
+    and a poster under way is killed and not stored. While both run, a task has two boxed
+    ffmpegs at once, each within FFMPEG_MEMORY_BYTES.
     """
 
     def __init__(self, name: str) -> None:
@@ -188,8 +190,8 @@ class Beside:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
-            self.stopping.set()
-        self._pool.shutdown(wait=True)
+            self.stopping.set()  # the checksum stops at its next chunk, a poster's ffmpeg is killed
+        self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
 def _file_digest(path: Path, stopping: threading.Event) -> str:
@@ -280,15 +282,20 @@ class Poster:
 
 
 def make_poster(asset: MediaAsset, playable: WorkingCopy, fmt: InputFormat,
-                info: analysis.MediaInfo, target: Path) -> Poster:
-    """A poster frame for video; a video without one still plays, so failure only logs."""
+                info: analysis.MediaInfo, target: Path,
+                stopping: threading.Event | None = None) -> Poster:
+    """A poster frame for video; a video without one still plays, so failure only logs. Made
+    beside the rendition, it stops (ffmpeg killed, nothing stored) once `stopping` is set."""
     try:
-        analysis.extract_poster(playable.path, fmt, target, info.duration, poster_limits())
+        analysis.extract_poster(playable.path, fmt, target, info.duration, poster_limits(),
+                                cancel=stopping)
     except Unacceptable as exc:
         logger.warning("no poster for asset %s: %s", asset.id, exc)
         return Poster()
     if not target.is_file():  # ffmpeg found no frame where it looked (a seek past the end)
         logger.warning("no poster for asset %s: no frame at the poster's time", asset.id)
+        return Poster()
+    if stopping is not None and stopping.is_set():
         return Poster()
     key, size = storage.poster_key(asset.id), target.stat().st_size
     blobs.put_file(target, key, "image/jpeg")
@@ -354,7 +361,8 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
         if info.has_video and not is_image and plan.method is not playback.Method.TRANSCODE:
             # The rendition has the original's very picture: the poster is made from the
             # original, beside the rendition.
-            poster = beside.submit(make_poster, asset, copy, fmt, info, workdir / "poster.jpg")
+            poster = beside.submit(make_poster, asset, copy, fmt, info, workdir / "poster.jpg",
+                                   beside.stopping)
         rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
         poster = poster if isinstance(poster, Poster) else poster.result()
         if info.has_video and not is_image and not poster.key and rendition is not None:

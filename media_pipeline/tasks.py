@@ -99,8 +99,10 @@ def enqueue(asset_id: uuid.UUID | str) -> bool:
 
 
 def enqueue_on_commit(asset_id: uuid.UUID | str) -> None:
-    """Send the task once the asset row is committed, so the worker always finds it."""
-    transaction.on_commit(lambda: enqueue(asset_id))
+    """Send the task once the asset row is committed, so the worker always finds it. `robust`:
+    a failure to send (the database gone between commit and send) is logged, not raised into
+    the request that made the row; the reconciler sends what was not sent."""
+    transaction.on_commit(lambda: enqueue(asset_id), robust=True)
 
 
 def requeue(asset_id: uuid.UUID | str) -> None:

@@ -8,8 +8,10 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
+from concurrent.futures import CancelledError
 from pathlib import Path
 
 import pytest
@@ -205,7 +207,7 @@ def test_a_tool_that_outlives_an_interrupted_wait_is_killed_and_reaped(
     spawned: list[int] = []
     real_wait = ffmpeg._wait
 
-    def interrupted(pid: int, deadline: float):
+    def interrupted(pid: int, deadline: float, cancel: object = None):
         spawned.append(pid)
         raise KeyboardInterrupt  # as a Celery soft time limit arrives, in the middle of the wait
 
@@ -216,6 +218,20 @@ def test_a_tool_that_outlives_an_interrupted_wait_is_killed_and_reaped(
     [pid] = spawned
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped: neither running nor a zombie
+
+
+def test_a_run_beside_a_step_that_failed_is_killed_and_reaped_once_cancelled(clip: Path) -> None:
+    """A poster made beside the rendition does not outlive the rendition's failure."""
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(CancelledError):
+        # Endless, at the clip's own pace: only the cancel ends it.
+        run("ffmpeg", clip, MOV, limits=ROOMY, what="Making the poster frame",
+            options=["-re", "-stream_loop", "-1"], outputs=["-f", "null", "-"], cancel=cancel)
+    assert time.monotonic() - started < 10
+    assert subprocess.run(["pgrep", "-f", f"stream_loop -1 -i file:{clip}"], capture_output=True,
+                          check=False).returncode == 1
 
 
 def test_a_box_that_cannot_start_the_tool_is_the_operators_problem_not_the_files(

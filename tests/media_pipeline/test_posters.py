@@ -66,3 +66,11 @@ def test_a_private_assets_poster_is_404_to_others(client: Client,
     assert client.get(f"/media/{public_asset.id}/poster.jpg").status_code == 404
     client.force_login(public_asset.owner)
     assert client.get(f"/media/{public_asset.id}/poster.jpg").status_code == 200
+
+
+def test_an_older_rows_poster_size_is_read_once_and_kept(client: Client,
+                                                        public_asset: MediaAsset) -> None:
+    assert public_asset.poster_size is None  # processed before rows kept it
+    assert client.get(f"/media/{public_asset.id}/poster.jpg").status_code == 200
+    public_asset.refresh_from_db()
+    assert public_asset.poster_size == 6

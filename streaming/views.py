@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
@@ -17,7 +18,7 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from streaming.access import authorised_asset, authorised_original
+from streaming.access import StreamAsset, authorised_asset, authorised_original
 from streaming.answers import Answer, answer
 from streaming.conf import stream_settings
 from streaming.responses import body_response
@@ -40,27 +41,26 @@ def django_response(request: HttpRequest, reply: Answer) -> HttpResponseBase:
     return response
 
 
-@require_safe
-def stream(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
-    """Serve an asset's bytes to whoever may read them (403/404 from `authorised_asset`)."""
+def _serve(request: HttpRequest, authorise: Callable[[HttpRequest, uuid.UUID], StreamAsset],
+           asset_id: uuid.UUID, download: bool) -> HttpResponseBase:
     try:
-        asset = authorised_asset(request, asset_id)
+        asset = authorise(request, asset_id)
     except PermissionDenied:
         # Answered here rather than raised: Django would log a traceback for every expired URL
         # a player retries, and for each forged one.
         return HttpResponseForbidden()
-    reply = answer(request.method or "GET", request.headers, asset,
-                   download=request.GET.get("download") == "1", conf=stream_settings())
+    reply = answer(request.method or "GET", request.headers, asset, download=download,
+                   conf=stream_settings())
     return django_response(request, reply)
+
+
+@require_safe
+def stream(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
+    """Serve an asset's bytes to whoever may read them (403/404 from `authorised_asset`)."""
+    return _serve(request, authorised_asset, asset_id, request.GET.get("download") == "1")
 
 
 @require_safe
 def original(request: HttpRequest, asset_id: uuid.UUID) -> HttpResponseBase:
     """The upload as it was sent, to its owner, as an attachment, with Range like a stream."""
-    try:
-        asset = authorised_original(request, asset_id)
-    except PermissionDenied:
-        return HttpResponseForbidden()
-    reply = answer(request.method or "GET", request.headers, asset, download=True,
-                   conf=stream_settings())
-    return django_response(request, reply)
+    return _serve(request, authorised_original, asset_id, download=True)

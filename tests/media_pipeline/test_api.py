@@ -12,15 +12,7 @@ from django.test import Client
 
 from media_pipeline.models import ApiToken, MediaAsset
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def local_media(settings, tmp_path: Path) -> Path:
-    settings.MEDIA_STORAGE = "local"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_STAGING_ROOT = tmp_path / "staging"
-    return tmp_path
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_media")]
 
 
 @pytest.fixture

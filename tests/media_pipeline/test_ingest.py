@@ -11,13 +11,7 @@ from media_pipeline import storage, tasks
 from media_pipeline.ingest import ingest_file
 from media_pipeline.models import MediaAsset
 
-
-@pytest.fixture(autouse=True)
-def local_media(settings, tmp_path: Path) -> Path:
-    settings.MEDIA_STORAGE = "local"
-    settings.MEDIA_ROOT = tmp_path / "media"
-    settings.MEDIA_STAGING_ROOT = tmp_path / "staging"
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("local_media")
 
 
 @pytest.mark.django_db(transaction=True)  # so that on_commit hooks really run

@@ -18,11 +18,8 @@ PASSWORD = "pw-pages-123"
 
 
 @pytest.fixture(autouse=True)
-def media_root(tmp_path: Path, settings: Any) -> Path:
+def media_root(local_media: Path, settings: Any) -> Path:
     # Deleting touches storage: keep it inside the test's own directory.
-    settings.MEDIA_ROOT = (tmp_path / "media").resolve()
-    settings.MEDIA_STAGING_ROOT = (tmp_path / "staging").resolve()
-    settings.MEDIA_STORAGE = "local"
     return settings.MEDIA_ROOT
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import struct
@@ -61,7 +62,9 @@ def test_a_probe_reports_the_childs_own_peak_memory_and_cpu(clip: Path) -> None:
     outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media",
                   outputs=["-show_streams"])
     assert b"codec_name=h264" in outcome.stdout
-    assert 1 * MIB < outcome.peak_rss_bytes < 500 * MIB
+    # ffprobe on a small clip: tens of MiB resident (measured 30-60). Zero would mean the
+    # sampler never read the child; hundreds, that it read something else.
+    assert 10 * MIB < outcome.peak_rss_bytes < 200 * MIB
     assert 0 < outcome.cpu_seconds < 10
 
 
@@ -246,7 +249,10 @@ def test_peak_memory_is_the_childs_own_not_the_workers(clip: Path) -> None:
     outcome = run("ffprobe", clip, MOV, limits=ROOMY, what="Reading the media",
                   outputs=["-show_streams"])
     del ballast
-    assert 1 * MIB < outcome.peak_rss_bytes < 300 * MIB
+    # The parent really did hold the ballast when it spawned the child, so a figure taken
+    # from rusage (which counts it) would be over 600 MiB; the child's own is far below.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 > 600 * MIB
+    assert 10 * MIB < outcome.peak_rss_bytes < 300 * MIB
 
 
 def test_an_inspection_proof_worker_still_starts_inspectable_children() -> None:

@@ -56,6 +56,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Above the stream middleware, so that stream answers carry X-Frame-Options too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Signed stream requests (seeks) are answered here, under the two above and before the
+    # session, the user and URL resolving, as WhiteNoise answers static files (streaming/middleware.py).
+    "streaming.middleware.StreamMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.middleware.MalformedSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -64,7 +69,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "media_pipeline.auth.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the 429 lockout page.
     "axes.middleware.AxesMiddleware",
 ]

@@ -1,5 +1,5 @@
-"""WSGI entry point (gunicorn project.wsgi): Django, behind the fast path for signed stream
-URLs (streaming/wsgi.py), which hands Django everything it does not answer itself."""
+"""WSGI entry point (gunicorn project.wsgi): Django, with request bodies counted as they are
+read (media_pipeline/upload.py) so an upload's progress can be reported."""
 
 import os
 
@@ -10,7 +10,6 @@ django_application = get_wsgi_application()
 
 from media_pipeline.storage import prepare_s3_client  # noqa: E402 - needs the apps loaded
 from media_pipeline.upload import count_request_bodies  # noqa: E402
-from streaming.wsgi import SignedStreamFastPath  # noqa: E402
 
 prepare_s3_client()
-application = SignedStreamFastPath(count_request_bodies(django_application))
+application = count_request_bodies(django_application)

@@ -1,5 +1,5 @@
 """What to answer a stream request, decided once for both ways in: the Django view
-(`views.py`) and the WSGI fast path for signed URLs (`wsgi.py`).
+(`views.py`) and the middleware for signed URLs (`middleware.py`).
 
 The checklist (RFC 9110 §13, §14, §15.3.7), for an asset the caller has already authorised:
 

@@ -18,7 +18,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 class RequestHeaders(Protocol):
     """Request headers by HTTP name ("If-Match"), None when absent: Django's `request.headers`,
-    a plain dict in tests, or the WSGI fast path's view of the environ."""
+    or a plain dict in tests."""
 
     def get(self, name: str, /) -> str | None: ...
 

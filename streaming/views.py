@@ -1,5 +1,6 @@
 """GET/HEAD on an asset's stream URL through Django: authorise, then send what
-`answers.answer` decides (the checklist is there, shared with the WSGI fast path in `wsgi.py`).
+`answers.answer` decides (the checklist is there). `middleware.StreamMiddleware` answers signed
+requests the same way (`answer_for`) before the rest of the stack runs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def django_response(request: HttpRequest, reply: Answer) -> HttpResponseBase:
     return response
 
 
+def answer_for(request: HttpRequest, asset: StreamAsset, download: bool) -> HttpResponseBase:
+    """The response to a request for an asset it may read."""
+    reply = answer(request.method or "GET", request.headers, asset, download=download,
+                   conf=stream_settings())
+    return django_response(request, reply)
+
+
 def _serve(request: HttpRequest, authorise: Callable[[HttpRequest, uuid.UUID], StreamAsset],
            asset_id: uuid.UUID, download: bool) -> HttpResponseBase:
     try:
@@ -49,9 +57,7 @@ def _serve(request: HttpRequest, authorise: Callable[[HttpRequest, uuid.UUID], S
         # Answered here rather than raised: Django would log a traceback for every expired URL
         # a player retries, and for each forged one.
         return HttpResponseForbidden()
-    reply = answer(request.method or "GET", request.headers, asset, download=download,
-                   conf=stream_settings())
-    return django_response(request, reply)
+    return answer_for(request, asset, download)
 
 
 @require_safe

@@ -155,10 +155,10 @@ def test_gunicorn_sends_whole_files_and_single_ranges_with_sendfile(
     assert after["syscr"] - before["syscr"] < 100
 
 
-def test_corked_large_bodies_end_without_the_cork_stall(site: tuple[Site, Assets],
-                                                         urls: dict[str, str]) -> None:
-    """The fast path corks the socket for bodies of 1 MiB or more (streaming/wsgi.py). If it
-    failed to uncork at the end, the kernel would hold the last partial segment for 200 ms."""
+def test_large_bodies_on_one_connection_end_without_a_stall(site: tuple[Site, Assets],
+                                                            urls: dict[str, str]) -> None:
+    """A body's last partial segment leaves at once: were it held back (Nagle's algorithm
+    against a delayed ACK, or a cork left on), each response would end 40-200 ms late."""
     with gunicorn(site[0]) as running:
         connection = http.client.HTTPConnection("127.0.0.1", running.port, timeout=30)
         try:

@@ -44,9 +44,12 @@ RESULTS: list[tuple[str, float, str]] = []
 # --- a small, fast HTTP/1.1 client over raw sockets --------------------------------------------
 
 class Connection:
-    """Keep-alive GETs that read the body into a reused buffer and discard it."""
+    """Keep-alive GETs that read the body into a reused buffer and discard it. `closing` says
+    the server ended keep-alive ("Connection: close"), as a browser would read it."""
 
     def __init__(self, port: int, rcvbuf: int | None = None) -> None:
+        self.port = port
+        self.closing = False
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -68,6 +71,7 @@ class Connection:
         status = int(lines[0].split()[1])
         length = next(int(line.split(":", 1)[1]) for line in lines[1:]
                       if line.lower().startswith("content-length:"))
+        self.closing = any(line.lower().replace(" ", "") == "connection:close" for line in lines[1:])
         return status, length, rest
 
     def get(self, path: str, headers: str = "") -> int:
@@ -113,6 +117,9 @@ def _seek_worker(args: tuple[int, str, int, float, int]) -> int:
             connection = Connection(port)
             continue
         done += 1
+        if connection.closing:  # a new connection for the next request, as a browser opens
+            connection.close()
+            connection = Connection(port)
     connection.close()
     return done
 

@@ -2,23 +2,52 @@
 
 Threads, not processes, carry concurrency: a viewer holds a connection for minutes while the
 kernel's sendfile moves the bytes, so a thread per connection costs little and lets a few
-hundred slow streams and fresh seeks proceed at once (README, "Serving model").
+hundred slow streams and fresh seeks proceed at once (README, "Serving model"). gunicorn's
+threaded worker is used as it ships, through its settings only.
 """
 
 import os
 
+import gunicorn
+
+# The gunicorn releases these settings were measured with (pyproject.toml pins the same):
+# gthread's meaning of `worker_connections` and `keepalive`, which the capacity below rests
+# on, changed within earlier major releases.
+TESTED_GUNICORN = ((27, 0), (28, 0))
+
+
+def check_gunicorn_version(version: tuple[int, ...] = gunicorn.version_info) -> None:
+    """Refuse to start on a gunicorn these settings were not measured with."""
+    low, high = TESTED_GUNICORN
+    if not low <= tuple(version[:2]) < high:
+        raise RuntimeError(
+            f"project/gunicorn_conf.py is tested with gunicorn {low[0]}.x; this is "
+            f"{'.'.join(map(str, version))}. Install the version in requirements.lock.")
+
+
+check_gunicorn_version()
+
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-# gthread, accepting only with a free thread and keeping busy keep-alive connections on their
-# thread (project/gunicorn_worker.py).
-worker_class = "project.gunicorn_worker.KeepAliveThreadWorker"
+worker_class = "gthread"
 # Four processes of 64 threads: a thread per viewer, and the Python work of seeks spread over
 # four interpreters, each of which runs one thread at a time (README, "Serving model").
 workers = int(os.environ.get("WEB_WORKERS", "4"))
 threads = int(os.environ.get("WEB_THREADS", "64"))
+# A worker holds no more connections than it has threads. gthread stops accepting at
+# `worker_connections`, so a connection that arrives while every thread streams stays in the
+# listen queue for a worker with a thread free, instead of waiting in this one's pool behind
+# streams that last minutes. With gthread's default (1000), 240 slow viewers over 4 x 64
+# threads made a new seek wait 2-7 s for its first byte; with this, 9-14 ms (`make
+# bench-stream`, capacity). The price is keep-alive: gthread keeps `worker_connections -
+# threads` idle connections, here none, so every request comes on a connection of its own
+# (`keepalive = 0` says so and keeps gthread from warning about it). nginx in front keeps the
+# clients' connections alive (deploy/nginx/); 128 KiB seeks straight to gunicorn from 16
+# clients went from about 2300 to 1450 per second.
+worker_connections = threads
+keepalive = 0
 # Streams last minutes: the timeout is the heartbeat of a worker process, not of a request.
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 10
-keepalive = 5
 # One line per request on stdout; WEB_ACCESS_LOG=off turns it off (the benchmark compares with
 # an nginx that logs nothing).
 accesslog = None if os.environ.get("WEB_ACCESS_LOG", "-") == "off" else os.environ.get("WEB_ACCESS_LOG", "-")
@@ -30,11 +59,3 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn ≥25 opens a control socket at one fixed path per user; several servers on one
 # machine (tests, benchmarks) would fight over it, and nothing here uses it.
 control_socket_disable = True
-
-
-if loglevel != "debug":
-
-    def pre_request(worker, req):
-        """gunicorn's default logs every request at debug level before it is handled (on top
-        of the access log), which cost 1% of a worker's CPU under 128 KiB seeks even when the
-        level hides it. At LOG_LEVEL=debug it stays."""

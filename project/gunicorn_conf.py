@@ -39,12 +39,16 @@ threads = int(os.environ.get("WEB_THREADS", "64"))
 # streams that last minutes. With gthread's default (1000), 240 slow viewers over 4 x 64
 # threads made a new seek wait 2-7 s for its first byte; with this, 9-14 ms (`make
 # bench-stream`, capacity). The price is keep-alive: gthread keeps `worker_connections -
-# threads` idle connections, here none, so every request comes on a connection of its own
-# (`keepalive = 0` says so and keeps gthread from warning about it). nginx in front keeps the
-# clients' connections alive (deploy/nginx/); 128 KiB seeks straight to gunicorn from 16
-# clients went from about 2300 to 1450 per second.
-worker_connections = threads
-keepalive = 0
+# threads` idle connections, by default none, so every request comes on a connection of its
+# own (`keepalive = 0` says so and keeps gthread from warning about it). nginx in front keeps
+# the clients' connections alive (deploy/nginx/).
+# WEB_IDLE_CONNECTIONS=N keeps up to N idle ones per worker: seeks are cheaper (16 clients'
+# 128 KiB seeks straight to gunicorn: 1489/s with 16, 1078/s with none), and a worker whose
+# threads all stream may then hold up to N requests in its queue behind them (240 viewers
+# with 16: a new seek waited 6.7 s in one run of two).
+idle_connections = int(os.environ.get("WEB_IDLE_CONNECTIONS", "0"))
+worker_connections = threads + idle_connections
+keepalive = 5 if idle_connections else 0
 # Streams last minutes: the timeout is the heartbeat of a worker process, not of a request.
 timeout = int(os.environ.get("WEB_TIMEOUT", "120"))
 graceful_timeout = 10

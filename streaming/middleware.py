@@ -10,8 +10,9 @@ header comes from the code that owns it.
 
 It answers GET and HEAD on exactly the stream URL with a valid owner or share signature, no
 Authorization header and a ready asset that signature opens, through the same `views.answer_for`
-as the view. Everything else (no or a bad signature, a withdrawn share, a bearer token, another
-method) goes on down the stack to the view, which decides again with the session at hand.
+as the view, and a bad or expired signature with the view's 403. Everything else (no signature,
+a withdrawn share, a bearer token, another method) goes on down the stack to the view, which
+decides again with the session at hand.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, HttpResponseForbidden
 from django.urls import get_script_prefix, reverse
 
 from streaming.access import ready_asset
@@ -58,6 +59,9 @@ class StreamMiddleware:
             return None
         asset_id = uuid.UUID(match[1])
         check = check_signature(asset_id, request.GET.get(SIGNATURE_PARAM))
+        if check is SignatureCheck.INVALID:
+            # The view's 403, without a second HMAC; Content-Length as CommonMiddleware adds it.
+            return HttpResponseForbidden(headers={"Content-Length": "0"})
         if check not in _SIGNED:
             return None
         asset = ready_asset(asset_id)

@@ -8,7 +8,6 @@ import http.client
 import os
 import socket
 import time
-from collections.abc import Iterator
 from http import HTTPStatus
 
 import pytest
@@ -21,7 +20,7 @@ SMALL = payload(10_000)
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, dict[str, str]]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, dict[str, str]]:
     workdir = tmp_path_factory.mktemp("gunicorn-site")
     site = Site.create(workdir)
     (workdir / "small.bin").write_bytes(SMALL)
@@ -29,7 +28,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, dict[
         out.write(os.urandom(64 * 1024 * 1024))
     assets = site.add_assets([{"name": name, "path": str(workdir / f"{name}.bin")}
                               for name in ("small", "huge")])
-    yield site, {name: asset["url"] for name, asset in assets.items()}
+    return site, {name: asset["url"] for name, asset in assets.items()}
 
 
 def _get_range(connection: http.client.HTTPConnection, url: str, start: int) -> http.client.HTTPResponse:

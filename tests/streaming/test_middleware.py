@@ -156,17 +156,17 @@ def test_the_middleware_above_it_act_on_its_answers(make_asset: MakeAsset, setti
 
 def test_the_signature_is_read_as_django_reads_the_query(make_asset: MakeAsset, settings) -> None:
     path, _, signature = stream_url(make_asset(DATA)).partition("?sig=")
-    answered_here = {  # query string: whether the middleware answers it itself
-        f"sig=bogus&sig={signature}": True,  # the last value counts, as with QueryDict.get
-        f"sig={signature}&download=0&download=1": True,
-        f"sig={signature}&note=\xc3\xa9t\xe9": True,  # raw bytes that are not UTF-8
-        f"download=1&sig={signature}&sig=": False,  # an empty last signature: 403, from the view
+    cases = {  # query string: (whether the middleware answers it itself, the status)
+        f"sig=bogus&sig={signature}": (True, "200"),  # the last value counts, as with QueryDict.get
+        f"sig={signature}&download=0&download=1": (True, "200"),
+        f"sig={signature}&note=\xc3\xa9t\xe9": (True, "200"),  # raw bytes that are not UTF-8
+        f"download=1&sig={signature}&sig=": (True, "403"),  # an empty last signature
+        "download=1": (False, "404"),  # no signature: the view decides, with the session
     }
-    for query, here in answered_here.items():
+    for query, (here, status) in cases.items():
         answered, by_view, passed_on = both(settings, path, query=query)
         same_answer(answered, by_view)
-        assert passed_on == (0 if here else 1), query
-    assert answered[0].startswith("403")
+        assert (passed_on, answered[0][:3]) == (0 if here else 1, status), query
 
 
 def test_x_accel_answers_match(make_asset: MakeAsset, settings) -> None:
@@ -185,7 +185,6 @@ def test_everything_else_is_passed_on(make_asset: MakeAsset, settings) -> None:
     MediaAsset.objects.filter(pk=public.pk).update(is_public=False)
     cases = [
         (url.split("?")[0], "GET", {}),  # needs the session: 404 for an anonymous client
-        (url.replace("sig=", "sig=0"), "GET", {}),  # tampered: 403
         (url, "POST", {}),  # 405
         (url, "GET", {"HTTP_AUTHORIZATION": "Bearer nope"}),  # the token middleware's: 401
         (stream_url(make_asset(DATA, status="failed")), "GET", {}),  # not ready: 404
@@ -196,6 +195,15 @@ def test_everything_else_is_passed_on(make_asset: MakeAsset, settings) -> None:
         answered, by_view, passed_on = both(settings, target, method, **headers)
         assert passed_on == 1, (target, method, headers)
         assert answered[0] == by_view[0] and answered[0][:3] in {"401", "403", "404", "405"}
+
+
+def test_a_bad_signature_is_refused_as_the_view_refuses_it(make_asset: MakeAsset,
+                                                            settings) -> None:
+    url = stream_url(make_asset(DATA))
+    for bad in (url.replace("sig=", "sig=0"), url.replace("sig=o:", "sig=s:"), url + "x"):
+        answered, by_view, passed_on = both(settings, bad)
+        same_answer(answered, by_view)
+        assert answered[0] == "403 Forbidden" and passed_on == 0
 
 
 def test_a_host_not_allowed_is_refused_as_the_stack_refuses_it(make_asset: MakeAsset,

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -110,11 +111,30 @@ def test_unreachable_s3_is_503(client: Client, s3_asset: MediaAsset, settings) -
 
 
 def test_abandoned_s3_stream_closes_its_body(s3_asset: MediaAsset) -> None:
-    reader = source_for(s3_asset).open_range(ByteRange(0, len(DATA) - 1))
-    chunks = iter(reader)
-    assert len(next(chunks)) > 0
-    chunks.close()  # what a WSGI server does when the client goes away
-    assert reader._body._raw_stream.closed
+    closed: list[bool] = []
+
+    def watch_body(parsed: dict[str, Any], **_: object) -> None:
+        # botocore's documented event, after each GetObject: the body as the reader gets it.
+        body = parsed["Body"]
+        close = body.close
+
+        def counted_close() -> None:
+            closed.append(True)
+            close()
+
+        body.close = counted_close
+
+    events = storage.s3_client().meta.events
+    events.register("after-call.s3.GetObject", watch_body)
+    try:
+        reader = source_for(s3_asset).open_range(ByteRange(0, len(DATA) - 1))
+        chunks = iter(reader)
+        assert len(next(chunks)) > 0
+        assert closed == []
+        chunks.close()  # what a WSGI server does when the client goes away
+    finally:
+        events.unregister("after-call.s3.GetObject", watch_body)
+    assert closed == [True]
 
 
 def test_many_abandoned_streams_do_not_exhaust_the_pool(s3_asset: MediaAsset) -> None:

@@ -15,9 +15,10 @@ from media_pipeline import blobs
 from media_pipeline.access import visible_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.storage import TransientStorageError
-from streaming.access import StreamAsset
+from media_pipeline.streams import location, strong_etag
 from streaming.answers import answer
 from streaming.conf import stream_settings
+from streaming.objects import Streamable
 from streaming.views import django_response
 
 
@@ -44,10 +45,11 @@ def poster(request: HttpRequest, asset_id: str) -> HttpResponseBase:
     size = _poster_size(asset)
     if size is None:
         return HttpResponse(status=HTTPStatus.SERVICE_UNAVAILABLE, headers={"Retry-After": "5"})
-    picture = StreamAsset(
-        id=asset.id, owner_id=asset.owner_id, filename="poster.jpg", is_public=asset.is_public,
-        mime_type="image/jpeg", size=size, sha256="", storage=asset.storage,
-        storage_key=asset.poster_key, etag="", ready_at=asset.ready_at,
+    picture = Streamable(
+        id=asset.id, filename="poster.jpg", content_type="image/jpeg", size=size,
+        etag=strong_etag(asset.id, "", "", size, asset.ready_at), last_modified=asset.ready_at,
+        location=location(asset.storage, asset.poster_key), is_public=asset.is_public,
+        owner_id=asset.owner_id,
     )
     reply = answer(request.method or "GET", request.headers, picture, download=False,
                    conf=stream_settings())

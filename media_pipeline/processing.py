@@ -255,7 +255,7 @@ def make_rendition(plan: playback.Plan, copy: WorkingCopy, fmt: InputFormat,
     renditions.make(plan, copy.path, fmt, info, target, copy.size, progress)
     # No checksum: reading back what ffmpeg just wrote would add a pass over the whole file
     # (a remux is little more than one) for a validator the stream can take from the stored
-    # object (streaming.sources.strong_etag). The original's checksum is the asset's.
+    # object (media_pipeline.streams.strong_etag). The original's checksum is the asset's.
     return WorkingCopy(target, target.stat().st_size, "")
 
 

@@ -1,8 +1,8 @@
 """The boundary with the storage backends: where staged and stored bytes live, by asset id.
 
 Keys and paths are built only from the asset's UUID, never from anything a user sent.
-Backend errors are translated here, once, into the two exception types the rest of the code
-knows: `TransientStorageError` (retry later) and `FileNotFoundError` (the object is gone).
+Backend errors are translated by `streaming.errors`, once for the whole project, into
+`TransientStorageError` (retry later) and `FileNotFoundError` (the object is gone).
 """
 
 from __future__ import annotations
@@ -19,9 +19,12 @@ import boto3.exceptions
 import botocore.exceptions
 from django.conf import settings
 
-
-class TransientStorageError(Exception):
-    """The backend is briefly unavailable (S3 5xx, a connection reset): worth a retry."""
+from streaming.errors import (  # noqa: F401 - the project's names for them
+    S3_ERRORS,
+    TransientStorageError,
+    is_transient_s3_error,
+    translate_s3_error,
+)
 
 
 def backend() -> str:
@@ -104,38 +107,6 @@ def prepare_s3_client() -> None:
 
 def s3_bucket() -> str:
     return settings.AWS_STORAGE_BUCKET_NAME
-
-
-def is_transient_s3_error(exc: BaseException) -> bool:
-    """S3 5xx, throttling and connection-level failures clear up on their own; 4xx do not."""
-    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
-        return True
-    if isinstance(exc, botocore.exceptions.ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        code = exc.response.get("Error", {}).get("Code", "")
-        return status >= 500 or code in ("SlowDown", "Throttling", "RequestTimeout")
-    return False
-
-
-S3_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
-             boto3.exceptions.Boto3Error)
-
-
-def translate_s3_error(exc: Exception) -> Exception:
-    """Map a boto3/botocore error to FileNotFoundError, TransientStorageError, or itself."""
-    if isinstance(exc, boto3.exceptions.Boto3Error):
-        # The transfer manager wraps the part's ClientError; the cause tells what it was.
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, Exception) and cause is not exc:
-            return translate_s3_error(cause)
-        return TransientStorageError(str(exc))
-    if isinstance(exc, botocore.exceptions.ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("404", "NoSuchKey", "NotFound"):
-            return FileNotFoundError(str(exc))
-    if is_transient_s3_error(exc):
-        return TransientStorageError(str(exc))
-    return exc
 
 
 def call_s3(call: Callable[..., Any], **kwargs: Any) -> Any:

@@ -280,6 +280,8 @@ FFMPEG_TRANSCODE_SECONDS_PER_SECOND = env.float("FFMPEG_TRANSCODE_SECONDS_PER_SE
 
 # --- Streaming --------------------------------------------------------------------------------
 
+# What the streaming app serves: media_pipeline's assets (streaming/objects.py, the protocol).
+STREAM_RESOLVER = "media_pipeline.streams.AssetStreams"
 STREAM_DELIVERY = env.str("STREAM_DELIVERY", default="proxy")
 if STREAM_DELIVERY not in ("proxy", "x-accel", "redirect"):
     raise ImproperlyConfigured("STREAM_DELIVERY must be 'proxy', 'x-accel' or 'redirect'.")

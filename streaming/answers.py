@@ -22,9 +22,6 @@ from http import HTTPStatus
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from media_pipeline.models import MediaAsset
-from media_pipeline.storage import TransientStorageError
-from streaming.access import StreamAsset
 from streaming.conditional import (
     RequestHeaders,
     Validators,
@@ -33,9 +30,11 @@ from streaming.conditional import (
 )
 from streaming.conf import StreamSettings
 from streaming.delivery import accel_redirect, presigned_redirect
+from streaming.errors import TransientStorageError
+from streaming.objects import LocalFile, S3Object, Streamable
 from streaming.ranges import ByteRange, RangeNotSatisfiable, ranges_for
 from streaming.responses import MultipartBody, representation_headers
-from streaming.sources import LocalSource, RangeReader, S3Source, Source, StoredAsset, source_for
+from streaming.sources import RangeReader, Source, source_for
 
 logger = logging.getLogger(__name__)
 
@@ -106,46 +105,39 @@ def _send(source: Source, ranges: list[ByteRange] | None, headers: dict[str, str
     return Answer(HTTPStatus.PARTIAL_CONTENT, headers, body)
 
 
-def _describe(asset: StoredAsset, download: bool) -> tuple[Source, dict[str, str], Validators]:
-    """The source, the representation headers and the validators of an asset."""
-    source = source_for(asset)
-    headers = representation_headers(source, asset.filename, download=download,
-                                     public=asset.is_public)
+def _describe(thing: Streamable, download: bool) -> tuple[Source, dict[str, str], Validators]:
+    """The source, the representation headers and the validators of a streamable."""
+    source = source_for(thing)
+    headers = representation_headers(source, thing.filename, download=download,
+                                     public=thing.is_public)
     return source, headers, Validators(source.etag, _epoch(source.last_modified))
 
 
-_described_local = lru_cache(maxsize=1024)(_describe)
-
-
-def _representation(asset: StoredAsset, download: bool) -> tuple[Source, dict[str, str], Validators]:
-    """`_describe`, memoised for local files by the asset row (`access.ready_asset` reads it on
-    every request, so a changed asset is a new key): a seek then skips building the path, the
-    ETag, Content-Disposition and Last-Modified (`make bench-request-cpu`). S3 sources are
-    built each time, since they hold the process's S3 client, which tests and operators may
-    replace; the ranged GET outweighs the rest there."""
-    if isinstance(asset, StreamAsset) and asset.storage == MediaAsset.Storage.LOCAL:
-        return _described_local(asset, download)
-    return _describe(asset, download)
+# Memoised by the streamable, which the resolver builds from the row it reads on every request
+# (a changed row is a new key): a seek then skips building the ETag, Content-Disposition and
+# Last-Modified (`make bench-request-cpu`).
+_representation = lru_cache(maxsize=1024)(_describe)
 
 
 @receiver(setting_changed)
 def _forget_representations(**_: object) -> None:
-    _described_local.cache_clear()  # MEDIA_ROOT names the files
+    _representation.cache_clear()
 
 
-def answer(method: str, request_headers: RequestHeaders, asset: StoredAsset, download: bool,
+def answer(method: str, request_headers: RequestHeaders, thing: Streamable, download: bool,
            conf: StreamSettings) -> Answer:
-    """The answer to GET or HEAD on an authorised, ready asset."""
-    source, base_headers, validators = _representation(asset, download)
+    """The answer to GET or HEAD on an authorised streamable."""
+    source, base_headers, validators = _representation(thing, download)
     headers = dict(base_headers)  # this answer's own: the steps below add to it
     status = evaluate_preconditions(method, request_headers, validators)
     if status is not None:
         return empty(status, headers)
 
-    if conf.delivery == "x-accel" and isinstance(source, LocalSource) and _nginx_can_send(request_headers):
-        return Answer(HTTPStatus.OK, accel_redirect(asset.storage_key, headers, conf))
-    if conf.delivery == "redirect" and isinstance(source, S3Source):
-        return Answer(HTTPStatus.FOUND, presigned_redirect(asset.storage_key, headers, conf))
+    where = thing.location
+    if conf.delivery == "x-accel" and isinstance(where, LocalFile) and _nginx_can_send(request_headers):
+        return Answer(HTTPStatus.OK, accel_redirect(where, headers, conf))
+    if conf.delivery == "redirect" and isinstance(where, S3Object):
+        return Answer(HTTPStatus.FOUND, presigned_redirect(where, headers, conf))
 
     if method == "HEAD":
         # §14.2: Range applies to GET only. HEAD never opens the file.
@@ -161,4 +153,4 @@ def answer(method: str, request_headers: RequestHeaders, asset: StoredAsset, dow
     try:
         return _send(source, ranges, headers)
     except (FileNotFoundError, TransientStorageError) as exc:
-        return _storage_failure(asset.id, exc)
+        return _storage_failure(thing.id, exc)

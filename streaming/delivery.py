@@ -11,18 +11,17 @@ from urllib.parse import quote
 import boto3
 from django.conf import settings
 
-from media_pipeline import storage
 from streaming.conf import StreamSettings
+from streaming.objects import LocalFile, S3Object
 
 
-def accel_redirect(storage_key: str, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
+def accel_redirect(where: LocalFile, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
     """Let nginx send a local file (deploy/nginx/media.conf): the headers of an empty 200 naming
     the internal location. nginx keeps Content-Type, Content-Disposition, Cache-Control and
     Accept-Ranges from this answer; the example config re-adds ETag and Last-Modified."""
-    storage.local_path(storage_key)  # refuses a key that would leave MEDIA_ROOT
     headers = {name: value for name, value in headers.items()
                if name != "Accept-Ranges"}  # nginx adds its own; two would be sent
-    headers["X-Accel-Redirect"] = conf.xaccel_prefix + quote(storage_key, safe="/")
+    headers["X-Accel-Redirect"] = conf.xaccel_prefix + quote(where.accel_name, safe="/")
     headers["Content-Length"] = "0"
     return headers
 
@@ -38,14 +37,14 @@ def _presigning_client(endpoint_url: str) -> Any:
     )
 
 
-def presigned_redirect(key: str, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
+def presigned_redirect(where: S3Object, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
     """The headers of a 302 to a short-lived presigned GetObject URL that sets our type and
     disposition."""
     client = (_presigning_client(conf.public_endpoint_url) if conf.public_endpoint_url
-              else storage.s3_client())
+              else where.client)
     url = client.generate_presigned_url(
         "get_object",
-        Params={"Bucket": storage.s3_bucket(), "Key": key,
+        Params={"Bucket": where.bucket, "Key": where.key,
                 "ResponseContentType": headers["Content-Type"],
                 "ResponseContentDisposition": headers["Content-Disposition"]},
         ExpiresIn=conf.presign_ttl,

@@ -9,7 +9,7 @@ request (HTTPS redirect, HSTS, Referrer-Policy, an error reporter, CORS, metrics
 header comes from the code that owns it.
 
 It answers GET and HEAD on exactly the stream URL with a valid owner or share signature, no
-Authorization header and a ready asset that signature opens, through the same `views.answer_for`
+Authorization header and an object (from the resolver, STREAM_RESOLVER) that signature opens, through the same `views.answer_for`
 as the view, and a bad or expired signature with the view's 403. Everything else (no signature,
 a withdrawn share, a bearer token, another method) goes on down the stack to the view, which
 decides again with the session at hand.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponseBase, HttpResponseForbidden
 from django.urls import get_script_prefix, reverse
 
-from streaming.access import ready_asset
+from streaming.objects import resolver
 from streaming.signing import SIGNATURE_PARAM, SignatureCheck, check_signature
 from streaming.views import answer_for
 
@@ -64,9 +64,9 @@ class StreamMiddleware:
             return HttpResponseForbidden(headers={"Content-Length": "0"})
         if check not in _SIGNED:
             return None
-        asset = ready_asset(asset_id)
-        if asset is None or not check.allows(asset.is_public):
+        thing = resolver().stream(asset_id)
+        if thing is None or not check.allows(thing.is_public):
             return None
         # Host validation, which CommonMiddleware (below) would do: DisallowedHost becomes 400.
         request.get_host()
-        return answer_for(request, asset, download=request.GET.get("download") == "1")
+        return answer_for(request, thing, download=request.GET.get("download") == "1")

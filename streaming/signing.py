@@ -3,8 +3,8 @@
 The signature is Django's `TimestampSigner` (HMAC-SHA256 over the asset id and the grant, with
 a salt of its own) so it cannot be replayed for another asset, turned into another grant, or
 reused from another signing purpose, and checking it costs one HMAC, no database query. The
-URL carries only the asset's UUID: the file it names is found through
-`MediaAsset.storage_key`, never through anything in the URL.
+URL carries only the asset's UUID: the bytes it names are found by the resolver
+(STREAM_RESOLVER), never through anything in the URL.
 
 A URL means what it was issued for (the grant), checked against the row on every request:
 
@@ -25,16 +25,25 @@ import enum
 import time
 import uuid
 from functools import cache, lru_cache
+from typing import Protocol
 
 from django.core import signing
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.urls import reverse
 
-from media_pipeline.models import MediaAsset
 from streaming.conf import stream_settings
 
 SIGNATURE_PARAM = "sig"
+
+
+class HasId(Protocol):
+    """What a URL is signed for: anything with the UUID its resolver knows it by."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
 _SALT = "streaming.stream-url.v2"  # v2: the grant is signed too; older URLs no longer verify
 # Web hosts' clocks may differ by this much; a URL signed further ahead was not signed by us.
 CLOCK_SKEW_SECONDS = 60
@@ -102,13 +111,13 @@ def sign_asset_id(asset_id: uuid.UUID, grant: Grant = Grant.OWNER) -> str:
     return _signer().sign(value)[len(str(asset_id)) + 1 :]
 
 
-def stream_url(asset: MediaAsset, grant: Grant = Grant.OWNER) -> str:
+def stream_url(asset: HasId, grant: Grant = Grant.OWNER) -> str:
     """The relative, signed stream URL of `asset`, valid for STREAM_URL_TTL seconds."""
     path = reverse("streaming:stream", kwargs={"asset_id": asset.id})
     return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id, grant)}"
 
 
-def original_url(asset: MediaAsset) -> str:
+def original_url(asset: HasId) -> str:
     """The relative, signed URL of the owner's download of the original upload."""
     path = reverse("streaming:original", kwargs={"asset_id": asset.id})
     return f"{path}?{SIGNATURE_PARAM}={sign_asset_id(asset.id, Grant.ORIGINAL)}"

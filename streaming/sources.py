@@ -1,9 +1,10 @@
-"""Where the bytes come from: a small protocol with a local-disk and an S3 implementation.
+"""Where the bytes come from: a small protocol with a local-disk and an S3 implementation,
+opened from a `Streamable`'s location (streaming/objects.py).
 
-Size and validators come from the database (`MediaAsset.size`, `.sha256`, `.etag`), never from
-the backend, so a seek costs one open or one ranged GetObject and nothing else (FIELD_NOTES,
-"S3"). Backend errors are translated once, here, into `FileNotFoundError` (the stored object is
-gone or is not the one the database describes) and `TransientStorageError` (retry later).
+Size and validators come from the resolver (the project's database), never from the backend,
+so a seek costs one open or one ranged GetObject and nothing else (FIELD_NOTES, "S3"). Backend
+errors leave as `FileNotFoundError` (the stored object is gone or is not the one the database
+describes) and `TransientStorageError` (retry later), through `streaming.errors`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from typing import Any, Protocol
 import botocore.exceptions
 import urllib3.exceptions
 
-from media_pipeline import storage
-from media_pipeline.models import MediaAsset
-from streaming.access import StreamAsset
+from streaming.errors import TransientStorageError, translate_s3_error
+from streaming.objects import LocalFile, Streamable
 from streaming.ranges import ByteRange
 
 # Big enough that per-chunk overhead (a thread hop under ASGI, a socket write) is noise,
@@ -32,10 +32,6 @@ ASYNC_CHUNK_SIZE = 1024 * 1024
 # the field notes allow halves those trips (`make bench-stream`, S3 proxy).
 S3_CHUNK_SIZE = 1024 * 1024
 _S3_READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
-
-
-# What streaming reads assets from: the model, or the row `access.ready_asset` builds.
-StoredAsset = MediaAsset | StreamAsset
 
 
 class RangeReader(Protocol):
@@ -125,7 +121,7 @@ class S3RangeReader:
         try:
             return self._body.read(S3_CHUNK_SIZE)
         except _S3_READ_ERRORS as exc:
-            raise storage.TransientStorageError(f"S3 body read failed: {exc}") from exc
+            raise TransientStorageError(f"S3 body read failed: {exc}") from exc
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -179,38 +175,18 @@ class S3Source:
             if code in ("PreconditionFailed", "412", "InvalidRange", "416"):
                 # The object was replaced or truncated behind the database's back.
                 raise FileNotFoundError(f"s3://{self.bucket}/{self.key} changed: {code}") from exc
-            raise storage.translate_s3_error(exc) from exc
+            raise translate_s3_error(exc) from exc
         except botocore.exceptions.BotoCoreError as exc:
-            raise storage.translate_s3_error(exc) from exc
+            raise translate_s3_error(exc) from exc
         return S3RangeReader(response["Body"])
 
 
-def strong_etag(asset: StoredAsset) -> str:
-    """A strong ETag from the content hash: equal bytes, equal tag, across backends and modes.
-
-    A rendition has no content hash (the pipeline does not read back the file it has just
-    written; see `processing.make_rendition`): its S3 ETag then, or on local disk the asset id,
-    size and the moment it became ready, which all change whenever it is made anew (it is
-    written once per processing and never served before it is ready)."""
-    if asset.sha256:
-        opaque = asset.sha256
-    elif asset.etag:
-        opaque = asset.etag.strip('"')
-    else:
-        ready = int(asset.ready_at.timestamp()) if asset.ready_at else 0
-        opaque = f"{asset.id.hex}-{asset.size}-{ready}"
-    return f'"{opaque}"'
-
-
-def source_for(asset: StoredAsset) -> LocalSource | S3Source:
-    """The source for a ready asset; the storage key, never the URL, names the object."""
-    meta = {
-        "size": int(asset.size or 0),
-        "etag": strong_etag(asset),
-        "last_modified": asset.ready_at,
-        "content_type": asset.mime_type or "application/octet-stream",
-    }
-    if asset.storage == MediaAsset.Storage.S3:
-        return S3Source(**meta, bucket=storage.s3_bucket(), key=asset.storage_key,
-                        s3_etag=asset.etag, client=storage.s3_client())
-    return LocalSource(**meta, path=storage.local_path(asset.storage_key))
+def source_for(thing: Streamable) -> LocalSource | S3Source:
+    """The source for a streamable's bytes, where its resolver says they are."""
+    meta = {"size": thing.size, "etag": thing.etag, "last_modified": thing.last_modified,
+            "content_type": thing.content_type}
+    where = thing.location
+    if isinstance(where, LocalFile):
+        return LocalSource(**meta, path=where.path)
+    return S3Source(**meta, bucket=where.bucket, key=where.key, s3_etag=where.s3_etag,
+                    client=where.client)

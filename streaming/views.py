@@ -19,9 +19,10 @@ from django.http import (
 )
 from django.views.decorators.http import require_safe
 
-from streaming.access import StreamAsset, authorised_asset, authorised_original
+from streaming.access import authorised_asset, authorised_original
 from streaming.answers import Answer, answer
 from streaming.conf import stream_settings
+from streaming.objects import Streamable
 from streaming.responses import body_response
 
 
@@ -42,14 +43,14 @@ def django_response(request: HttpRequest, reply: Answer) -> HttpResponseBase:
     return response
 
 
-def answer_for(request: HttpRequest, asset: StreamAsset, download: bool) -> HttpResponseBase:
+def answer_for(request: HttpRequest, asset: Streamable, download: bool) -> HttpResponseBase:
     """The response to a request for an asset it may read."""
     reply = answer(request.method or "GET", request.headers, asset, download=download,
                    conf=stream_settings())
     return django_response(request, reply)
 
 
-def _serve(request: HttpRequest, authorise: Callable[[HttpRequest, uuid.UUID], StreamAsset],
+def _serve(request: HttpRequest, authorise: Callable[[HttpRequest, uuid.UUID], Streamable],
            asset_id: uuid.UUID, download: bool) -> HttpResponseBase:
     try:
         asset = authorise(request, asset_id)

@@ -10,13 +10,10 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import User
 from django.core import signing as django_signing
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from media_pipeline.models import MediaAsset
 from streaming import signing
-from streaming.access import StreamAsset, ready_asset
 from streaming.conf import stream_settings
 from streaming.signing import Grant, sign_asset_id, stream_url
 from tests.streaming.conftest import MakeAsset
@@ -152,28 +149,6 @@ def test_storage_key_escaping_media_root_is_refused(client: Client, make_asset: 
         client.get(stream_url(asset))
 
 
-def _row(asset: StreamAsset | None) -> tuple[object, ...]:
-    assert asset is not None
-    return (asset.id, asset.owner_id, asset.filename, asset.is_public, asset.mime_type, asset.size,
-            asset.sha256, asset.storage, asset.storage_key, asset.etag, asset.ready_at)
-
-
-def test_lookup_is_the_same_row_whether_or_not_queries_are_watched(make_asset: MakeAsset) -> None:
-    asset = make_asset(filename="Grüße.mp4", is_public=True)
-    expected = (asset.id, asset.owner_id, "Grüße.mp4", True, "video/mp4", asset.size, asset.sha256,
-                "local", asset.storage_key, "", asset.ready_at)
-    assert not connection.queries_logged and not connection.execute_wrappers
-    unwatched = ready_asset(asset.id)  # the backend's own cursor
-    with CaptureQueriesContext(connection) as captured:  # DEBUG's log, assertNumQueries
-        logged = ready_asset(asset.id)
-    seen: list[str] = []
-    with connection.execute_wrapper(lambda execute, sql, *args: seen.append(sql) or execute(sql, *args)):
-        wrapped = ready_asset(asset.id)
-    assert _row(unwatched) == _row(logged) == _row(wrapped) == expected
-    assert len(captured) == 1 and len(seen) == 1
-    assert ready_asset(uuid.uuid4()) is None
-
-
 def test_a_remembered_signature_still_expires(client: Client, make_asset: MakeAsset,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     url = stream_url(make_asset())
@@ -208,7 +183,6 @@ def test_an_edited_asset_is_answered_from_its_new_row(client: Client, make_asset
     asset = make_asset()
     url = stream_url(asset)
     assert client.get(url)["Content-Disposition"] == 'inline; filename="clip.mp4"'
-    assert ready_asset(asset.id) is ready_asset(asset.id)  # one row, one remembered object
     MediaAsset.objects.filter(pk=asset.pk).update(filename="renamed.mp3", mime_type="audio/mpeg",
                                                   is_public=True)
     response = client.get(url)

@@ -13,6 +13,7 @@ from django.test import Client
 
 from media_pipeline import storage
 from media_pipeline.models import MediaAsset
+from media_pipeline.streams import AssetStreams
 from streaming.ranges import ByteRange
 from streaming.signing import stream_url
 from streaming.sources import S3Source, source_for
@@ -58,7 +59,7 @@ def count_requests(client) -> list[str]:
 @pytest.mark.parametrize(("start", "end"), [(0, 0), (0, len(DATA) - 1), (1_000_000, 2_500_000),
                                             (len(DATA) - 10, len(DATA) - 1)])
 def test_s3_range_is_one_get_with_exact_bytes(s3_asset: MediaAsset, start: int, end: int) -> None:
-    source = source_for(s3_asset)
+    source = source_for(AssetStreams().stream(s3_asset.id))
     assert isinstance(source, S3Source)
     requests = count_requests(source.client)
     assert b"".join(source.open_range(ByteRange(start, end))) == DATA[start : end + 1]
@@ -127,7 +128,7 @@ def test_abandoned_s3_stream_closes_its_body(s3_asset: MediaAsset) -> None:
     events = storage.s3_client().meta.events
     events.register("after-call.s3.GetObject", watch_body)
     try:
-        reader = source_for(s3_asset).open_range(ByteRange(0, len(DATA) - 1))
+        reader = source_for(AssetStreams().stream(s3_asset.id)).open_range(ByteRange(0, len(DATA) - 1))
         chunks = iter(reader)
         assert len(next(chunks)) > 0
         assert closed == []
@@ -138,7 +139,7 @@ def test_abandoned_s3_stream_closes_its_body(s3_asset: MediaAsset) -> None:
 
 
 def test_many_abandoned_streams_do_not_exhaust_the_pool(s3_asset: MediaAsset) -> None:
-    source = source_for(s3_asset)
+    source = source_for(AssetStreams().stream(s3_asset.id))
     for _ in range(60):  # far more than the pool; a leaked body would block or warn
         chunks = iter(source.open_range(ByteRange(0, len(DATA) - 1)))
         next(chunks)

@@ -1,0 +1,83 @@
+"""media_pipeline's resolver for the streaming app (media_pipeline/streams.py): one query per
+stream request, the same row however queries are watched, and a `Streamable` that follows the
+row."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from media_pipeline import storage
+from media_pipeline.models import MediaAsset
+from media_pipeline.streams import AssetStreams
+from streaming.objects import LocalFile, S3Object, Streamable
+
+READY_AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def asset(local_media: Path, db) -> MediaAsset:
+    asset_id = uuid.uuid4()
+    return MediaAsset.objects.create(
+        id=asset_id, owner=User.objects.create_user("owner"), filename="Grüße.mp4",
+        status=MediaAsset.Status.READY, mime_type="video/mp4", size=1234, sha256="ab" * 32,
+        storage=MediaAsset.Storage.LOCAL, storage_key=storage.final_key(asset_id),
+        ready_at=READY_AT, is_public=True)
+
+
+def test_lookup_is_the_same_whether_or_not_queries_are_watched(asset: MediaAsset) -> None:
+    expected = Streamable(
+        id=asset.id, filename="Grüße.mp4", content_type="video/mp4", size=1234,
+        etag='"' + "ab" * 32 + '"', last_modified=READY_AT,
+        location=LocalFile(path=storage.local_path(asset.storage_key), accel_name=asset.storage_key),
+        is_public=True, owner_id=asset.owner_id)
+    assert not connection.queries_logged and not connection.execute_wrappers
+    unwatched = AssetStreams().stream(asset.id)  # the backend's own cursor
+    with CaptureQueriesContext(connection) as captured:  # DEBUG's log, assertNumQueries
+        logged = AssetStreams().stream(asset.id)
+    seen: list[str] = []
+    with connection.execute_wrapper(lambda execute, sql, *args: seen.append(sql) or execute(sql, *args)):
+        wrapped = AssetStreams().stream(asset.id)
+    assert unwatched == logged == wrapped == expected
+    assert len(captured) == 1 and len(seen) == 1
+    assert AssetStreams().stream(uuid.uuid4()) is None
+
+
+def test_an_unchanged_row_is_one_object_and_a_changed_one_a_new_one(asset: MediaAsset) -> None:
+    first = AssetStreams().stream(asset.id)
+    assert AssetStreams().stream(asset.id) is first  # what streaming derives from it is kept
+    MediaAsset.objects.filter(pk=asset.pk).update(filename="renamed.mp3", mime_type="audio/mpeg")
+    second = AssetStreams().stream(asset.id)
+    assert second is not None and (second.filename, second.content_type) == ("renamed.mp3", "audio/mpeg")
+
+
+def test_only_ready_assets_stream(asset: MediaAsset) -> None:
+    MediaAsset.objects.filter(pk=asset.pk).update(status=MediaAsset.Status.PROCESSING)
+    assert AssetStreams().stream(asset.id) is None
+
+
+def test_an_s3_asset_is_read_with_the_process_client(asset: MediaAsset, settings) -> None:
+    settings.AWS_STORAGE_BUCKET_NAME = "media"
+    MediaAsset.objects.filter(pk=asset.pk).update(storage=MediaAsset.Storage.S3, etag='"e1"',
+                                                  sha256="")
+    thing = AssetStreams().stream(asset.id)
+    assert thing is not None and thing.etag == '"e1"'
+    assert thing.location == S3Object(client=storage.s3_client(), bucket="media",
+                                      key=asset.storage_key, s3_etag='"e1"')
+
+
+def test_the_original_is_the_owners_and_pinned_only_when_it_is_what_plays(asset: MediaAsset) -> None:
+    assert AssetStreams().original(asset.id) is None  # no original recorded
+    MediaAsset.objects.filter(pk=asset.pk).update(
+        original_key=asset.storage_key, original_size=99, original_mime_type="video/quicktime",
+        original_sha256="cd" * 32)
+    original = AssetStreams().original(asset.id)
+    assert original is not None
+    assert (original.size, original.content_type, original.is_public) == (99, "video/quicktime", False)
+    assert original.etag == '"' + "cd" * 32 + '"' and original.owner_id == asset.owner_id

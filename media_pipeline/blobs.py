@@ -1,7 +1,8 @@
 """Staged and stored objects on local disk or S3, read in bounded chunks.
 
 `storage.open()` on S3 downloads the whole object into memory (FIELD_NOTES, "S3"), so the
-pipeline reads S3 through ranged GETs on the shared client instead.
+pipeline reads S3 through streaming's ranged reader (`streaming.sources.open_s3_range`, the one
+the streams use) on the shared client, one GET per window.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
 
 from media_pipeline import storage
+from streaming.ranges import ByteRange
+from streaming.sources import open_s3_range
 
 READ_CHUNK = 1024 * 1024
 # One ranged GET per window: a reset connection costs one window, not the whole object.
@@ -29,7 +31,6 @@ class Blob(Protocol):
 
     def exists(self) -> bool: ...
     def size(self) -> int: ...
-    def read_at(self, offset: int, length: int) -> bytes: ...
     def iter_chunks(self) -> Iterator[bytes]: ...
     def delete(self) -> None: ...
 
@@ -44,11 +45,6 @@ class LocalBlob:
 
     def size(self) -> int:
         return self.path.stat().st_size
-
-    def read_at(self, offset: int, length: int) -> bytes:
-        with open(self.path, "rb") as f:
-            f.seek(offset)
-            return f.read(length)
 
     def iter_chunks(self) -> Iterator[bytes]:
         with open(self.path, "rb") as f:
@@ -86,29 +82,11 @@ class S3Blob:
             raise FileNotFoundError(self.key)
         return head["ETag"]
 
-    def _get_range(self, first: int, last: int) -> Iterator[bytes]:
-        response = storage.call_s3(self.client.get_object, Bucket=self.bucket, Key=self.key,
-                       Range=f"bytes={first}-{last}")
-        body = response["Body"]
-        try:
-            yield from body.iter_chunks(READ_CHUNK)
-        except (botocore.exceptions.BotoCoreError, OSError) as exc:
-            raise storage.TransientStorageError(f"reading {self.key}: {exc}") from exc
-        finally:
-            body.close()
-
-    def read_at(self, offset: int, length: int) -> bytes:
-        try:
-            return b"".join(self._get_range(offset, offset + length - 1))
-        except botocore.exceptions.ClientError as exc:
-            if storage.s3_error_code(exc) == "InvalidRange":  # 416: nothing at that offset
-                return b""
-            raise
-
     def iter_chunks(self) -> Iterator[bytes]:
         size = self.size()
         for first in range(0, size, S3_READ_WINDOW):
-            yield from self._get_range(first, min(first + S3_READ_WINDOW, size) - 1)
+            last = min(first + S3_READ_WINDOW, size) - 1
+            yield from open_s3_range(self.client, self.bucket, self.key, ByteRange(first, last))
 
     def delete(self) -> None:
         storage.call_s3(self.client.delete_object, Bucket=self.bucket, Key=self.key)

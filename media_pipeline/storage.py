@@ -10,21 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import boto3
-import boto3.exceptions
-import botocore.exceptions
 from django.conf import settings
 
 from streaming.errors import (  # noqa: F401 - the project's names for them
     S3_ERRORS,
     TransientStorageError,
-    is_transient_s3_error,
     translate_s3_error,
 )
+from streaming.s3 import s3_client
 
 
 def backend() -> str:
@@ -77,25 +73,6 @@ def ensure_local_dirs() -> None:
 # --- S3 -------------------------------------------------------------------------------------
 
 
-@cache
-def s3_client() -> Any:
-    """One boto3 S3 client per process, shared by all threads (boto3 clients are thread-safe).
-
-    django-storages keeps a client per thread; a streaming server with a hundred threads would
-    then hold a hundred connection pools, so ranged GETs and copies use this one instead, built
-    from the same settings.
-    """
-    session = boto3.session.Session()
-    return session.client(
-        "s3",
-        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
-        region_name=settings.AWS_S3_REGION_NAME,
-        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
-        config=settings.AWS_S3_CLIENT_CONFIG,
-    )
-
-
 def prepare_s3_client() -> None:
     """Build the process's S3 client now, where a bucket is configured: a web process calls
     this at start-up so that its first S3 stream does not wait for it (loading botocore's
@@ -118,14 +95,6 @@ def call_s3(call: Callable[..., Any], **kwargs: Any) -> Any:
         if translated is exc:
             raise
         raise translated from exc
-
-
-def s3_error_code(exc: BaseException) -> str:
-    """The S3 error code of a ClientError, or of the one it was translated from ('' if none)."""
-    for candidate in (exc, exc.__cause__):
-        if isinstance(candidate, botocore.exceptions.ClientError):
-            return candidate.response.get("Error", {}).get("Code", "")
-    return ""
 
 
 def check_storage() -> None:

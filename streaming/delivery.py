@@ -4,15 +4,11 @@ S3 URL. Both run only after the view has authorised the request and evaluated pr
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
 from urllib.parse import quote
-
-import boto3
-from django.conf import settings
 
 from streaming.conf import StreamSettings
 from streaming.objects import LocalFile, S3Object
+from streaming.s3 import s3_client
 
 
 def accel_redirect(where: LocalFile, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
@@ -26,22 +22,10 @@ def accel_redirect(where: LocalFile, headers: dict[str, str], conf: StreamSettin
     return headers
 
 
-@cache
-def _presigning_client(endpoint_url: str) -> Any:
-    """A client for signing only, bound to the host the browser will use (FIELD_NOTES, S3)."""
-    return boto3.session.Session().client(
-        "s3", endpoint_url=endpoint_url, region_name=settings.AWS_S3_REGION_NAME,
-        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
-        config=settings.AWS_S3_CLIENT_CONFIG,
-    )
-
-
 def presigned_redirect(where: S3Object, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
     """The headers of a 302 to a short-lived presigned GetObject URL that sets our type and
     disposition."""
-    client = (_presigning_client(conf.public_endpoint_url) if conf.public_endpoint_url
-              else where.client)
+    client = s3_client(conf.public_endpoint_url) if conf.public_endpoint_url else where.client
     url = client.generate_presigned_url(
         "get_object",
         Params={"Bucket": where.bucket, "Key": where.key,

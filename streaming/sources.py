@@ -163,22 +163,28 @@ class S3Source:
     client: Any
 
     def open_range(self, byte_range: ByteRange) -> S3RangeReader:
-        """One ranged GetObject (never a HEAD first), translated at this boundary."""
-        params = {"Bucket": self.bucket, "Key": self.key,
-                  "Range": f"bytes={byte_range.start}-{byte_range.end}"}
-        if self.s3_etag:
-            params["IfMatch"] = self.s3_etag
-        try:
-            response = self.client.get_object(**params)
-        except botocore.exceptions.ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "412", "InvalidRange", "416"):
-                # The object was replaced or truncated behind the database's back.
-                raise FileNotFoundError(f"s3://{self.bucket}/{self.key} changed: {code}") from exc
-            raise translate_s3_error(exc) from exc
-        except botocore.exceptions.BotoCoreError as exc:
-            raise translate_s3_error(exc) from exc
-        return S3RangeReader(response["Body"])
+        return open_s3_range(self.client, self.bucket, self.key, byte_range, self.s3_etag)
+
+
+def open_s3_range(client: Any, bucket: str, key: str, byte_range: ByteRange,
+                  s3_etag: str = "") -> S3RangeReader:
+    """One ranged GetObject (never a HEAD first), translated at this boundary: the one S3
+    reader of the project, for streams and for the worker's downloads alike. With `s3_etag`,
+    the GET is pinned to that object (IfMatch)."""
+    params = {"Bucket": bucket, "Key": key, "Range": f"bytes={byte_range.start}-{byte_range.end}"}
+    if s3_etag:
+        params["IfMatch"] = s3_etag
+    try:
+        response = client.get_object(**params)
+    except botocore.exceptions.ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("PreconditionFailed", "412", "InvalidRange", "416"):
+            # The object was replaced or truncated behind the database's back.
+            raise FileNotFoundError(f"s3://{bucket}/{key} changed: {code}") from exc
+        raise translate_s3_error(exc) from exc
+    except botocore.exceptions.BotoCoreError as exc:
+        raise translate_s3_error(exc) from exc
+    return S3RangeReader(response["Body"])
 
 
 def source_for(thing: Streamable) -> LocalSource | S3Source:

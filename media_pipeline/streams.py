@@ -6,6 +6,7 @@ query and a memoised conversion of the row; `original` and posters are rarer and
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from django.utils.dateparse import parse_datetime
 from media_pipeline import storage
 from media_pipeline.models import MediaAsset
 from streaming.objects import LocalFile, S3Object, Streamable
+
+logger = logging.getLogger(__name__)
 
 # What streaming reads from a row; the rest (error text, codecs) stays in the database.
 _STREAM_FIELDS = ("owner", "filename", "is_public", "mime_type", "size", "sha256", "storage",
@@ -147,12 +150,17 @@ class AssetStreams:
         if row is None:
             return None
         row = tuple(row)
-        if row[6] == MediaAsset.Storage.LOCAL:
-            try:
-                return _local_streamable(object_id, row)
-            except TypeError:  # a column value that cannot be hashed: nothing to memoise it by
-                pass
-        return _streamable(object_id, row)
+        try:
+            if row[6] == MediaAsset.Storage.LOCAL:
+                try:
+                    return _local_streamable(object_id, row)
+                except TypeError:  # a column value that cannot be hashed: nothing to memoise by
+                    pass
+            return _streamable(object_id, row)
+        except ValueError:  # a storage key that would leave MEDIA_ROOT: a corrupt row
+            logger.error("asset %s: its storage key names no stored object", object_id,
+                         exc_info=True)
+            return None
 
     def original(self, object_id: uuid.UUID) -> Streamable | None:
         """The upload as it was sent, of a READY asset; never public (the owner's alone)."""
@@ -163,6 +171,11 @@ class AssetStreams:
         # served object only, which is the original itself when no rendition was made. An
         # original is written once and never replaced, so without one the GETs go unpinned.
         s3_etag = asset.etag if asset.original_key == asset.storage_key else ""
+        try:
+            where = location(asset.storage, asset.original_key, s3_etag)
+        except ValueError:  # a storage key that would leave MEDIA_ROOT: a corrupt row
+            logger.error("asset %s: its original's key names no stored object", object_id)
+            return None
         return Streamable(
             id=asset.id, filename=asset.filename,
             content_type=asset.original_mime_type or "application/octet-stream",
@@ -170,6 +183,5 @@ class AssetStreams:
             etag=strong_etag(asset.id, asset.original_sha256, s3_etag, asset.original_size,
                              asset.ready_at),
             last_modified=asset.ready_at,
-            location=location(asset.storage, asset.original_key, s3_etag),
-            owner_id=asset.owner_id,
+            location=where, owner_id=asset.owner_id,
         )

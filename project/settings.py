@@ -56,12 +56,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # right under SecurityMiddleware, as it asks
     # Above the stream middleware, so that stream answers carry X-Frame-Options too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Signed stream requests (seeks) are answered here, under the two above and before the
-    # session, the user and URL resolving, as WhiteNoise answers static files (streaming/middleware.py).
+    # Signed stream requests (seeks) are answered here, before the session, the user and URL
+    # resolving, as WhiteNoise answers static files (streaming/middleware.py).
     "streaming.middleware.StreamMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "project.middleware.MalformedSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

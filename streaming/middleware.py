@@ -57,6 +57,8 @@ class StreamMiddleware:
         if (match is None or request.method not in ("GET", "HEAD")
                 or "HTTP_AUTHORIZATION" in request.META):
             return None
+        # Host validation, which CommonMiddleware (below) would do: DisallowedHost becomes 400.
+        request.get_host()
         asset_id = uuid.UUID(match[1])
         check = check_signature(asset_id, request.GET.get(SIGNATURE_PARAM))
         if check is SignatureCheck.INVALID:
@@ -67,6 +69,4 @@ class StreamMiddleware:
         thing = resolver().stream(asset_id)
         if thing is None or not check.allows(thing.is_public):
             return None
-        # Host validation, which CommonMiddleware (below) would do: DisallowedHost becomes 400.
-        request.get_host()
         return answer_for(request, thing, download=request.GET.get("download") == "1")

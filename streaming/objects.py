@@ -28,8 +28,15 @@ class LocalFile:
     """Bytes in a file on this machine."""
 
     path: Path
-    # Its name under nginx's internal location, for STREAM_DELIVERY=x-accel (deploy/nginx/).
+    # Its name under nginx's internal location, for STREAM_DELIVERY=x-accel (deploy/nginx/):
+    # a relative path without "..", so that it cannot name a file outside that location.
     accel_name: str
+
+    def __post_init__(self) -> None:
+        name = self.accel_name
+        if (not name or name.startswith("/") or "\\" in name or "\x00" in name
+                or any(part in ("", ".", "..") for part in name.split("/"))):
+            raise ValueError(f"not a safe X-Accel name: {name!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,11 +20,14 @@ from django.conf import settings
 def s3_client(endpoint_url: str | None = None) -> Any:
     """One client per endpoint: AWS_S3_ENDPOINT_URL by default, or another one (the host
     browsers use, for presigned URLs: FIELD_NOTES, "S3")."""
+    def setting(name: str) -> Any:  # unset: boto3's own default (environment, instance role)
+        return getattr(settings, name, None) or None
+
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=endpoint_url or settings.AWS_S3_ENDPOINT_URL,
-        region_name=settings.AWS_S3_REGION_NAME,
-        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
-        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
-        config=settings.AWS_S3_CLIENT_CONFIG,
+        endpoint_url=endpoint_url or setting("AWS_S3_ENDPOINT_URL"),
+        region_name=setting("AWS_S3_REGION_NAME"),
+        aws_access_key_id=setting("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=setting("AWS_SECRET_ACCESS_KEY"),
+        config=setting("AWS_S3_CLIENT_CONFIG"),
     )

@@ -214,6 +214,14 @@ def test_a_host_not_allowed_is_refused_as_the_stack_refuses_it(make_asset: MakeA
     assert passed_on == 0
 
 
+def test_a_host_not_allowed_is_refused_before_the_signature_is_read(make_asset: MakeAsset,
+                                                                    settings) -> None:
+    bad = stream_url(make_asset(DATA)).replace("sig=", "sig=0")
+    answered, by_view, passed_on = both(settings, bad, HTTP_HOST="evil.example")
+    assert answered[0] == by_view[0] == "400 Bad Request"
+    assert passed_on == 0
+
+
 def test_https_redirect_comes_first(make_asset: MakeAsset, settings) -> None:
     settings.SECURE_SSL_REDIRECT = True
     answered, by_view, passed_on = both(settings, stream_url(make_asset(DATA)))

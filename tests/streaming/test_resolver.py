@@ -66,3 +66,10 @@ def test_what_the_resolver_does_not_know_is_404(db) -> None:
     # Private (not public, no owner): a share signature does not open it.
     shared = stream_url(SimpleNamespace(id=KNOWN), Grant.SHARE)
     assert Client().get(shared).status_code == HTTPStatus.NOT_FOUND
+
+
+@pytest.mark.parametrize("name", ["", "/etc/passwd", "clips/../../etc/passwd", "..", "a//b",
+                                  "./a", "a\\b", "a\x00b"])
+def test_a_local_file_refuses_an_x_accel_name_that_could_leave_its_location(name: str) -> None:
+    with pytest.raises(ValueError, match="not a safe X-Accel name"):
+        LocalFile(path=Path("/tmp/x"), accel_name=name)

@@ -7,13 +7,12 @@ query and a memoised conversion of the row; `original` and posters are rarer and
 from __future__ import annotations
 
 import logging
-import sqlite3
 import uuid
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -68,11 +67,6 @@ def _lookup_sql() -> str:
     return f"SELECT {columns} FROM {table} WHERE {pk} = %s AND {status} = %s"
 
 
-@cache
-def _sqlite_lookup_sql() -> str:
-    return _lookup_sql().replace("%s", "?")  # sqlite3's placeholder
-
-
 def _aware(value: datetime | str | None) -> datetime | None:
     """SQLite hands back text or naive UTC datetimes; PostgreSQL aware ones."""
     if isinstance(value, str):
@@ -83,36 +77,13 @@ def _aware(value: datetime | str | None) -> datetime | None:
 
 
 def _fetch_row(asset_id: uuid.UUID) -> tuple[object, ...] | None:
-    """Run the lookup on the default database's connection.
-
-    On the driver's own cursor (sqlite3's, or the backend's `create_cursor`, which adapts
-    placeholders and types) rather than Django's `CursorWrapper`, whose layers cost as much as
-    the query on this, the hottest path. The broken-transaction and health checks and the error
-    translation still run, and the connection comes from `connections`, so it is this thread's
-    own. When something watches queries (DEBUG's query log, `assertNumQueries`, an
-    `execute_wrapper`), the ordinary cursor is used, so the query is seen like any other.
-    """
-    database = connections[DEFAULT_DB_ALIAS]
-    params = [MediaAsset._meta.pk.get_db_prep_value(asset_id, database), MediaAsset.Status.READY]
-    if database.queries_logged or database.execute_wrappers:
-        with database.cursor() as cursor:
-            cursor.execute(_lookup_sql(), params)
-            return cursor.fetchone()
-    database.validate_no_broken_transaction()
-    database.close_if_health_check_failed()
-    database.ensure_connection()
-    with database.wrap_database_errors:
-        if isinstance(database.connection, sqlite3.Connection):
-            # sqlite3's own cursor: Django's cursor class for SQLite only rewrites each query's
-            # %s placeholders to ? (a regular expression per call), which is done once here.
-            cursor, sql = database.connection.cursor(), _sqlite_lookup_sql()
-        else:
-            cursor, sql = database.create_cursor(), _lookup_sql()
-        try:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
+    """Run the lookup through Django's own cursor. Driving the driver's cursor directly (as an
+    earlier version did, replaying the wrapper's checks by hand) saved 13 µs a lookup (18 against
+    31, in process), about 5% of a seek's CPU: not worth code that tracks Django's internals."""
+    params = [MediaAsset._meta.pk.get_db_prep_value(asset_id, connection), MediaAsset.Status.READY]
+    with connection.cursor() as cursor:
+        cursor.execute(_lookup_sql(), params)
+        return cursor.fetchone()
 
 
 def _streamable(asset_id: uuid.UUID, row: tuple) -> Streamable:  # type: ignore[type-arg]

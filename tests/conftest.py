@@ -14,6 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.services import PostgresCluster, RedisServer, S3Server
+from tests.streaming.sites import Site, served_site
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, dict[str, dict[str, str]]]:
+    """A site for subprocess servers (gunicorn, uvicorn, nginx) with ready assets: small, big,
+    huge (tests/streaming/sites.py, `served_site`)."""
+    return served_site(tmp_path_factory.mktemp("stream-site"))
 
 
 @pytest.fixture(scope="session")

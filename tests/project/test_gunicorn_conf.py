@@ -5,7 +5,6 @@ and another gunicorn release is refused at start-up."""
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import time
 from http import HTTPStatus
@@ -13,22 +12,16 @@ from http import HTTPStatus
 import pytest
 
 from project import gunicorn_conf
-from tests.streaming.sites import Site, gunicorn, payload
+from tests.streaming.sites import SMALL, Site, gunicorn
 
 pytestmark = pytest.mark.integration
-SMALL = payload(10_000)
+Assets = dict[str, dict[str, str]]
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, dict[str, str]]:
-    workdir = tmp_path_factory.mktemp("gunicorn-site")
-    site = Site.create(workdir)
-    (workdir / "small.bin").write_bytes(SMALL)
-    with open(workdir / "huge.bin", "wb") as out:  # far more than a socket buffer holds
-        out.write(os.urandom(64 * 1024 * 1024))
-    assets = site.add_assets([{"name": name, "path": str(workdir / f"{name}.bin")}
-                              for name in ("small", "huge")])
-    return site, {name: asset["url"] for name, asset in assets.items()}
+def urls(site: tuple[Site, Assets]) -> dict[str, str]:
+    """The stream URLs of the session's site (tests/conftest.py), by name."""
+    return {name: asset["url"] for name, asset in site[1].items()}
 
 
 def _get_range(connection: http.client.HTTPConnection, url: str, start: int) -> http.client.HTTPResponse:
@@ -40,13 +33,13 @@ def _get_range(connection: http.client.HTTPConnection, url: str, start: int) -> 
 
 
 def test_a_worker_with_every_thread_streaming_leaves_new_connections_to_another(
-        site: tuple[Site, dict[str, str]]) -> None:
+        site: tuple[Site, Assets], urls: dict[str, str]) -> None:
     with gunicorn(site[0], workers=2, threads=1) as server:
         # A viewer that stops reading: its worker's only thread blocks in sendfile.
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", server.port))
-        stalled.sendall(f"GET {site[1]['huge']} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        stalled.sendall(f"GET {urls['huge']} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         time.sleep(0.5)
         try:
             # With gthread's default worker_connections, about half of these would wait
@@ -54,27 +47,28 @@ def test_a_worker_with_every_thread_streaming_leaves_new_connections_to_another(
             for index in range(20):
                 connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
                 started = time.perf_counter()
-                _get_range(connection, site[1]["small"], index * 100)
+                _get_range(connection, urls["small"], index * 100)
                 assert time.perf_counter() - started < 2.0, index
                 connection.close()
         finally:
             stalled.close()
 
 
-def test_each_connection_carries_one_request(site: tuple[Site, dict[str, str]]) -> None:
+def test_each_connection_carries_one_request(site: tuple[Site, Assets], urls: dict[str, str]) -> None:
     """No idle connection is kept: one would count against the worker's threads."""
     with gunicorn(site[0], workers=1, threads=2) as server:
         for index in range(3):  # and the next connection is served as the first was
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-            response = _get_range(connection, site[1]["small"], index * 100)
+            response = _get_range(connection, urls["small"], index * 100)
             assert response.headers["Connection"] == "close"
             connection.close()
 
 
-def test_the_settings_start_gunicorn_without_a_warning(site: tuple[Site, dict[str, str]]) -> None:
+def test_the_settings_start_gunicorn_without_a_warning(site: tuple[Site, Assets],
+                                                        urls: dict[str, str]) -> None:
     with gunicorn(site[0], workers=1, threads=2, LOG_LEVEL="INFO") as server:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-        _get_range(connection, site[1]["small"], 0)
+        _get_range(connection, urls["small"], 0)
         connection.close()
     text = (site[0].workdir / f"gunicorn-{server.port}.log").read_text()
     assert "Booting worker" in text  # the log is gunicorn's

@@ -14,15 +14,12 @@ from django.contrib.auth.models import User
 
 from media_pipeline import storage
 from media_pipeline.models import MediaAsset
-from tests.streaming.sites import Site, payload
+from tests.streaming.sites import BIG, HUGE_MIB, SMALL, payload
 
-__all__ = ["payload"]
+__all__ = ["BIG", "HUGE_MIB", "SMALL", "payload"]
 
 MakeAsset = Callable[..., MediaAsset]
 READY_AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-SMALL = payload(100_000, seed=1)
-BIG = payload(6 * 1024 * 1024 + 3, seed=2)
-HUGE_MIB = 128
 
 
 @pytest.fixture
@@ -64,21 +61,3 @@ def make_asset(media_root: Path, owner: User) -> MakeAsset:
         return MediaAsset.objects.create(**values)
 
     return make
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, dict[str, dict[str, str]]]:
-    """A migrated SQLite site for subprocess servers, with a few ready local assets."""
-    workdir = tmp_path_factory.mktemp("stream-site")
-    site = Site.create(workdir)
-    (workdir / "small.bin").write_bytes(SMALL)
-    (workdir / "big.bin").write_bytes(BIG)
-    with open(workdir / "huge.bin", "wb") as out:
-        for _ in range(HUGE_MIB):
-            out.write(os.urandom(1024 * 1024))
-    assets = site.add_assets([
-        {"name": "small", "path": str(workdir / "small.bin")},
-        {"name": "big", "path": str(workdir / "big.bin"), "filename": "Grüße film.mp4"},
-        {"name": "huge", "path": str(workdir / "huge.bin")},
-    ])
-    return site, assets

@@ -72,6 +72,12 @@ def payload(size: int, seed: int = 7) -> bytes:
     return bytes(out[:size])
 
 
+# The ready assets of `served_site`, by name: small, big (a non-ASCII file name), huge.
+SMALL = payload(100_000, seed=1)
+BIG = payload(6 * 1024 * 1024 + 3, seed=2)
+HUGE_MIB = 128
+
+
 @dataclass
 class Site:
     """Environment for project processes that share one SQLite file and one MEDIA_ROOT."""
@@ -204,3 +210,20 @@ def nginx(site: Site, upstream: int, extra: str = "") -> Iterator[Server]:
     argv = ["/usr/sbin/nginx", "-c", str(conf), "-p", f"{prefix}/", "-g", main]
     with running(argv, site.env, port, prefix / "stdout.log") as server:
         yield server
+
+
+def served_site(workdir: Path) -> tuple[Site, dict[str, dict[str, str]]]:
+    """A migrated SQLite site for subprocess servers, with three ready local assets (SMALL,
+    BIG and HUGE_MIB of random bytes): the site and {name: {url, key}}."""
+    site = Site.create(workdir)
+    (workdir / "small.bin").write_bytes(SMALL)
+    (workdir / "big.bin").write_bytes(BIG)
+    with open(workdir / "huge.bin", "wb") as out:
+        for _ in range(HUGE_MIB):
+            out.write(os.urandom(1024 * 1024))
+    assets = site.add_assets([
+        {"name": "small", "path": str(workdir / "small.bin")},
+        {"name": "big", "path": str(workdir / "big.bin"), "filename": "Grüße film.mp4"},
+        {"name": "huge", "path": str(workdir / "huge.bin")},
+    ])
+    return site, assets

@@ -1,6 +1,10 @@
 """Streaming benchmark: the project's servers against Debian's nginx on the same 1 GiB file.
 
-    .venv/bin/python benchmarks/bench_stream.py [--quick]
+    .venv/bin/python benchmarks/bench_stream.py [--quick] [--viewers N]
+
+gunicorn runs with project/gunicorn_conf.py and the environment's WEB_* settings, so
+`WEB_IDLE_CONNECTIONS=936 ... --viewers 240` measures gthread's default worker_connections
+(1000 for 64 threads) against the accept gate the project uses.
 
 Everything runs on loopback in one go (about 7 minutes): a throwaway site (SQLite, MEDIA_ROOT
 under a temp dir, DEBUG off), gunicorn with project/gunicorn_conf.py (as `make run` starts it,
@@ -347,6 +351,8 @@ def make_file(path: Path, size: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="256 MiB file, shorter phases")
+    parser.add_argument("--viewers", type=int, default=200,
+                        help="slow viewers in the capacity phase (default 200)")
     args = parser.parse_args()
     size = (256 if args.quick else 1024) * MIB
     duration = 4 if args.quick else 8
@@ -379,7 +385,7 @@ def main() -> None:
                 print("memory:", flush=True)
                 bench_memory(app, url)
                 print("capacity:", flush=True)
-                bench_capacity(app, url, size, seconds=12 if args.quick else 20)
+                bench_capacity(app, url, size, viewers=args.viewers, seconds=12 if args.quick else 20)
                 with uvicorn(site) as asgi:
                     print("uvicorn (ASGI) vs nginx:", flush=True)
                     bench_throughput(direct, asgi, "uvicorn", nginx_path, url, ">= 0.5")

@@ -123,10 +123,7 @@ class AssetStreams:
         row = tuple(row)
         try:
             if row[6] == MediaAsset.Storage.LOCAL:
-                try:
-                    return _local_streamable(object_id, row)
-                except TypeError:  # a column value that cannot be hashed: nothing to memoise by
-                    pass
+                return _local_streamable(object_id, row)
             return _streamable(object_id, row)
         except ValueError:  # a storage key that would leave MEDIA_ROOT: a corrupt row
             logger.error("asset %s: its storage key names no stored object", object_id,

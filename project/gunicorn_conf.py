@@ -36,16 +36,16 @@ threads = int(os.environ.get("WEB_THREADS", "64"))
 # A worker holds no more connections than it has threads. gthread stops accepting at
 # `worker_connections`, so a connection that arrives while every thread streams stays in the
 # listen queue for a worker with a thread free, instead of waiting in this one's pool behind
-# streams that last minutes. With gthread's default (1000), 240 slow viewers over 4 x 64
-# threads made a new seek wait 2-7 s for its first byte; with this, 9-14 ms (`make
-# bench-stream`, capacity). The price is keep-alive: gthread keeps `worker_connections -
+# streams that last minutes. With 240 slow viewers over 4 x 64 threads, a new seek's first
+# byte waited 7282 ms with gthread's default of 1000 (WEB_IDLE_CONNECTIONS=936) and 8 ms with
+# this (`benchmarks/bench_stream.py --quick --viewers 240`). The price is keep-alive: gthread keeps `worker_connections -
 # threads` idle connections, by default none, so every request comes on a connection of its
 # own (`keepalive = 0` says so and keeps gthread from warning about it). nginx in front keeps
 # the clients' connections alive (deploy/nginx/).
 # WEB_IDLE_CONNECTIONS=N keeps up to N idle ones per worker: seeks are cheaper (16 clients'
-# 128 KiB seeks straight to gunicorn: 1489/s with 16, 1078/s with none), and a worker whose
-# threads all stream may then hold up to N requests in its queue behind them (240 viewers
-# with 16: a new seek waited 6.7 s in one run of two).
+# 128 KiB seeks straight to gunicorn, same benchmark: 1510/s with 16, about 1070/s with none),
+# and a worker whose threads all stream may then hold up to N requests in its queue behind
+# them (240 viewers with 16: a new seek waited 6301 ms).
 idle_connections = int(os.environ.get("WEB_IDLE_CONNECTIONS", "0"))
 worker_connections = threads + idle_connections
 keepalive = 5 if idle_connections else 0

@@ -1,5 +1,6 @@
 """Signed stream requests answered high in the middleware stack, as WhiteNoise answers static
-files: `StreamMiddleware`, placed right under SecurityMiddleware.
+files: `StreamMiddleware`, placed under SecurityMiddleware and XFrameOptionsMiddleware and
+above the session and authentication middleware.
 
 Why: a `<video>` that scrubs sends dozens of 128 KiB range requests, and a signed one needs
 none of what the middleware below would give it (session, user, CSRF, messages) nor URL

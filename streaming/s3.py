@@ -1,8 +1,8 @@
 """The process's boto3 S3 clients, built in one place from django-storages' AWS_* settings.
 
 Why not the storage's own: django-storages' S3Storage makes a boto3 Session and resource per
-thread, and a new Session loads botocore's service model again: 214 ms and 12.9 MB each,
-measured here (20 in a row). A web process of 64 threads would hold 64 of them and make a
+thread, and a new Session loads botocore's service model again: 186-214 ms and 12-13 MiB each
+(`benchmarks/s3_session_cost.py`). A web process of 64 threads would hold 64 of them and make a
 thread's first S3 seek wait for its own. boto3 clients are thread-safe, so every thread of a
 process shares one client per endpoint.
 """

@@ -1,5 +1,5 @@
 """What one boto3 Session and S3 resource cost to build: what django-storages' S3Storage makes
-for every thread that touches it (streaming/s3.py explains why the project shares one client).
+for every thread that touches it (media_pipeline/storage.py `s3_client` explains why the project shares one client).
 
     .venv/bin/python benchmarks/s3_session_cost.py
 

@@ -52,7 +52,8 @@ def _media_sources() -> str:
     conf = stream_settings()
     if conf.delivery != "redirect" or storage.backend() != "s3":
         return "'self'"
-    endpoint = conf.public_endpoint_url or getattr(settings, "AWS_S3_ENDPOINT_URL", None)
+    endpoint = (getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None)
+                or getattr(settings, "AWS_S3_ENDPOINT_URL", None))
     if not endpoint:
         return "'self' https://*.amazonaws.com"
     parts = urlsplit(endpoint)

@@ -1,5 +1,8 @@
 """The boundary with the storage backends: where staged and stored bytes live, by asset id.
 
+One storage layer: Django's `default` storage (STORAGES, chosen by MEDIA_STORAGE) saves, moves,
+deletes and presigns: django-storages' `S3Storage` or Django's `FileSystemStorage`. Our own S3
+calls (ranged reads, the upload's multipart parts, copies) use that storage's client.
 Keys and paths are built only from the asset's UUID, never from anything a user sent.
 Backend errors are translated by `streaming.errors`, once for the whole project, into
 `TransientStorageError` (retry later) and `FileNotFoundError` (the object is gone).
@@ -7,25 +10,38 @@ Backend errors are translated by `streaming.errors`, once for the whole project,
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from storages.backends.s3 import S3Storage
 
 from streaming.errors import (  # noqa: F401 - the project's names for them
     S3_ERRORS,
     TransientStorageError,
     translate_s3_error,
 )
-from streaming.s3 import s3_client
+
+logger = logging.getLogger(__name__)
+
+
+def media_storage() -> Storage:
+    """Where stored objects live: STORAGES["default"]."""
+    return storages["default"]
 
 
 def backend() -> str:
-    """'local' or 's3', as the operator chose in MEDIA_STORAGE."""
-    return settings.MEDIA_STORAGE
+    """'s3' where the media storage is django-storages' S3Storage, else 'local'."""
+    return "s3" if isinstance(media_storage(), S3Storage) else "local"
 
 
 def final_key(asset_id: uuid.UUID) -> str:
@@ -73,17 +89,57 @@ def ensure_local_dirs() -> None:
 # --- S3 -------------------------------------------------------------------------------------
 
 
-def prepare_s3_client() -> None:
-    """Build the process's S3 client now, where a bucket is configured: a web process calls
-    this at start-up so that its first S3 stream does not wait for it (loading botocore's
-    service model takes about a tenth of a second; `make bench-stream`'s S3 rounds that met a
-    fresh worker ran at half speed)."""
-    if settings.AWS_STORAGE_BUCKET_NAME:
-        s3_client()
+def _s3_storage() -> S3Storage:
+    store = media_storage()
+    if not isinstance(store, S3Storage):
+        raise ImproperlyConfigured("S3 is used, but the media storage is not S3Storage.")
+    return store
+
+
+def s3_client() -> Any:
+    """The S3 storage's boto3 client, for every thread of the process.
+
+    Not `storage.connection`: django-storages builds that per thread, and each new boto3
+    Session loads botocore's service model again (186 ms and 12 MiB each here,
+    `benchmarks/s3_session_cost.py`); a web process of 64 threads would hold 64 and make each
+    thread's first seek wait for its own. The storage's `bucket` is built once and shared by
+    the storage's own saves and deletes; its client (boto3 clients are thread-safe) is ours too.
+    So `exists()` and `url()`, which take the per-thread connection, are not used."""
+    return _s3_storage().bucket.meta.client
 
 
 def s3_bucket() -> str:
-    return settings.AWS_STORAGE_BUCKET_NAME
+    return _s3_storage().bucket_name
+
+
+@cache
+def _presigning_storage(endpoint_url: str) -> S3Storage:
+    return S3Storage(endpoint_url=endpoint_url)
+
+
+def presigning_client() -> Any:
+    """The client that signs URLs for browsers: for AWS_S3_PUBLIC_ENDPOINT_URL when the
+    browser reaches S3 by another host than we do (FIELD_NOTES, "S3"), else the storage's."""
+    public = getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None)
+    if public:
+        return _presigning_storage(public).bucket.meta.client
+    return s3_client()
+
+
+@receiver(setting_changed)
+def _forget_presigning_storage(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("AWS_") or setting == "STORAGES":
+        _presigning_storage.cache_clear()
+
+
+def prepare_s3_client() -> None:
+    """Build the process's S3 client now, where the storage is S3: a web process calls this at
+    start-up so that its first S3 stream does not wait for it (loading botocore's service
+    model takes about a tenth of a second; `make bench-stream`'s S3 rounds that met a fresh
+    worker ran at half speed)."""
+    if backend() == "s3":
+        logger.info("S3 client ready for bucket %s at %s", s3_bucket(),
+                    s3_client().meta.endpoint_url)
 
 
 def call_s3(call: Callable[..., Any], **kwargs: Any) -> Any:

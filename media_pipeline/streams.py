@@ -32,7 +32,7 @@ def location(backend: str, key: str, s3_etag: str = "") -> LocalFile | S3Object:
     """Where a stored key's bytes are; the key, never the URL, names the object."""
     if backend == MediaAsset.Storage.S3:
         return S3Object(client=storage.s3_client(), bucket=storage.s3_bucket(), key=key,
-                        s3_etag=s3_etag)
+                        s3_etag=s3_etag, presign_client=storage.presigning_client())
     return LocalFile(path=storage.local_path(key), accel_name=key)
 
 

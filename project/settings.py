@@ -11,6 +11,7 @@ from pathlib import Path
 
 import botocore.config
 import environ
+from boto3.s3.transfer import TransferConfig
 from django.core.exceptions import ImproperlyConfigured
 
 from project.secret_key import local_secret_key
@@ -208,28 +209,30 @@ AWS_S3_CLIENT_CONFIG = botocore.config.Config(
     retries={"max_attempts": env.int("AWS_S3_MAX_ATTEMPTS", default=3), "mode": "standard"},
 )
 
-_S3_OPTIONS = {
-    "bucket_name": AWS_STORAGE_BUCKET_NAME,
-    "endpoint_url": AWS_S3_ENDPOINT_URL,
-    "access_key": AWS_ACCESS_KEY_ID,
-    "secret_key": AWS_SECRET_ACCESS_KEY,
-    "region_name": AWS_S3_REGION_NAME,
-    "addressing_style": AWS_S3_ADDRESSING_STYLE,
-    "default_acl": None,
-    "querystring_auth": True,
-    "file_overwrite": True,
-    "client_config": AWS_S3_CLIENT_CONFIG,
+# django-storages' S3Storage reads these AWS_* settings itself (and the client configuration
+# above); the presigning storage for AWS_S3_PUBLIC_ENDPOINT_URL is built from the same ones.
+AWS_DEFAULT_ACL = None  # the bucket's own policy: objects are private unless it says otherwise
+AWS_QUERYSTRING_AUTH = True
+# Keys are the asset's UUID and a re-run after a crash writes the same key again: overwrite.
+AWS_S3_FILE_OVERWRITE = True
+# Saves (renditions, posters) and the staged-to-stored copy: multipart above 64 MiB, in 64 MiB
+# parts, four at a time.
+AWS_S3_TRANSFER_CONFIG = TransferConfig(multipart_threshold=64 * 1024 * 1024,
+                                        multipart_chunksize=64 * 1024 * 1024, max_concurrency=4)
+
+# The storage behind every stored object (media_pipeline/storage.py), one per MEDIA_STORAGE
+# value. FileSystemStorage's location is MEDIA_ROOT (its default, read when used); local keys are
+# overwritten in place for the same reason as S3's.
+MEDIA_STORAGE_BACKENDS = {
+    "local": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"allow_overwrite": True},
+    },
+    "s3": {"BACKEND": "storages.backends.s3.S3Storage"},
 }
 
 STORAGES = {
-    "default": (
-        {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _S3_OPTIONS}
-        if MEDIA_STORAGE == "s3"
-        else {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
-        }
-    ),
+    "default": MEDIA_STORAGE_BACKENDS[MEDIA_STORAGE],
     # Static files only (admin CSS, the pages' script): WhiteNoise serves them from the web process.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }

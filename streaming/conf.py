@@ -26,7 +26,6 @@ class StreamSettings:
     max_ranges: int
     xaccel_prefix: str
     presign_ttl: int
-    public_endpoint_url: str | None
     media_root: Path
 
 
@@ -43,7 +42,6 @@ def stream_settings() -> StreamSettings:
         max_ranges=int(getattr(settings, "STREAM_MAX_RANGES", 16)),
         xaccel_prefix=prefix if prefix.endswith("/") else prefix + "/",
         presign_ttl=int(getattr(settings, "STREAM_PRESIGN_TTL", 300)),
-        public_endpoint_url=getattr(settings, "AWS_S3_PUBLIC_ENDPOINT_URL", None) or None,
         media_root=Path(settings.MEDIA_ROOT),
     )
 

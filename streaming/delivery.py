@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from streaming.conf import StreamSettings
 from streaming.objects import LocalFile, S3Object
-from streaming.s3 import s3_client
 
 
 def accel_redirect(where: LocalFile, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
@@ -24,9 +23,8 @@ def accel_redirect(where: LocalFile, headers: dict[str, str], conf: StreamSettin
 
 def presigned_redirect(where: S3Object, headers: dict[str, str], conf: StreamSettings) -> dict[str, str]:
     """The headers of a 302 to a short-lived presigned GetObject URL that sets our type and
-    disposition."""
-    client = s3_client(conf.public_endpoint_url) if conf.public_endpoint_url else where.client
-    url = client.generate_presigned_url(
+    disposition, signed by the object's presigning client (for the host browsers use)."""
+    url = (where.presign_client or where.client).generate_presigned_url(
         "get_object",
         Params={"Bucket": where.bucket, "Key": where.key,
                 "ResponseContentType": headers["Content-Type"],

@@ -49,6 +49,9 @@ class S3Object:
     # The object's own S3 ETag, when known: every ranged GET is pinned to it (IfMatch), so an
     # object replaced behind the database's back is never spliced into a response.
     s3_etag: str = ""
+    # Signs STREAM_DELIVERY=redirect's URLs where browsers reach S3 by another host than
+    # `client` does; None: `client` signs them.
+    presign_client: Any = None
 
 
 @dataclass(frozen=True, slots=True)

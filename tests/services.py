@@ -101,6 +101,13 @@ class RedisServer:
         self.proc = None
 
 
+def use_media_storage(settings: Any, backend: str) -> None:
+    """Make MEDIA_STORAGE_BACKENDS[backend] the media storage, built anew from the settings as
+    they are now: a change of STORAGES makes Django drop the storages it has built."""
+    settings.MEDIA_STORAGE = backend
+    settings.STORAGES = {**settings.STORAGES, "default": settings.MEDIA_STORAGE_BACKENDS[backend]}
+
+
 class S3Server:
     """moto's server mode: a real S3 API over HTTP on loopback, reached through boto3."""
 
@@ -144,6 +151,12 @@ class S3Server:
             "AWS_S3_REGION_NAME": self.region,
             "AWS_S3_ADDRESSING_STYLE": "path",
         }
+
+    def use_in(self, settings: Any, endpoint_url: str | None = None) -> None:
+        """Store media on this server in this process (`settings`: pytest-django's fixture)."""
+        for name, value in self.env(endpoint_url).items():
+            setattr(settings, name, value)
+        use_media_storage(settings, "s3")
 
     def keys(self, prefix: str = "") -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import use_media_storage
+
 
 @pytest.fixture
 def local_media(settings, tmp_path: Path) -> Path:
     """MEDIA_ROOT and staging under `tmp_path` (returned), on local disk."""
-    settings.MEDIA_STORAGE = "local"
+    use_media_storage(settings, "local")
     settings.MEDIA_ROOT = (tmp_path / "media").resolve()
     settings.MEDIA_STAGING_ROOT = (tmp_path / "staging").resolve()
     return tmp_path

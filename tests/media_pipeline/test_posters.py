@@ -9,13 +9,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from media_pipeline.models import MediaAsset
+from tests.services import use_media_storage
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def public_asset(settings, tmp_path: Path) -> MediaAsset:
-    settings.MEDIA_STORAGE = "local"
+    use_media_storage(settings, "local")
     settings.MEDIA_ROOT = tmp_path
     owner = User.objects.create_user("olga", password="pw-olga-123")
     asset = MediaAsset.objects.create(owner=owner, filename="a.mp4", storage="local",

@@ -16,6 +16,7 @@ from media_pipeline import storage
 from media_pipeline.models import MediaAsset
 from media_pipeline.streams import AssetStreams
 from streaming.objects import LocalFile, S3Object, Streamable
+from tests.services import use_media_storage
 
 READY_AT = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -61,12 +62,26 @@ def test_only_ready_assets_stream(asset: MediaAsset) -> None:
 
 def test_an_s3_asset_is_read_with_the_process_client(asset: MediaAsset, settings) -> None:
     settings.AWS_STORAGE_BUCKET_NAME = "media"
+    use_media_storage(settings, "s3")
     MediaAsset.objects.filter(pk=asset.pk).update(storage=MediaAsset.Storage.S3, etag='"e1"',
                                                   sha256="")
     thing = AssetStreams().stream(asset.id)
     assert thing is not None and thing.etag == '"e1"'
     assert thing.location == S3Object(client=storage.s3_client(), bucket="media",
-                                      key=asset.storage_key, s3_etag='"e1"')
+                                      key=asset.storage_key, s3_etag='"e1"',
+                                      presign_client=storage.s3_client())
+    assert storage.s3_client() is storage.media_storage().bucket.meta.client  # the storage's own
+
+
+def test_s3_redirects_are_signed_for_the_public_endpoint_where_one_is_set(asset: MediaAsset,
+                                                                          settings) -> None:
+    settings.AWS_STORAGE_BUCKET_NAME = "media"
+    settings.AWS_S3_PUBLIC_ENDPOINT_URL = "https://media.example.com"
+    use_media_storage(settings, "s3")
+    MediaAsset.objects.filter(pk=asset.pk).update(storage=MediaAsset.Storage.S3)
+    thing = AssetStreams().stream(asset.id)
+    assert thing is not None and thing.location.client is storage.s3_client()
+    assert thing.location.presign_client.meta.endpoint_url == "https://media.example.com"
 
 
 def test_the_original_is_the_owners_and_pinned_only_when_it_is_what_plays(asset: MediaAsset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,36 +11,33 @@ from pathlib import Path
 import pytest
 
 from media_pipeline import storage
+from tests.services import use_media_storage
 
 ROOT = Path(__file__).resolve().parents[2]
-_CLIENTS_BUILT = """
-import importlib, sys
-importlib.import_module(sys.argv[1])
-from media_pipeline import storage
-print(storage.s3_client.cache_info().currsize)
-"""
+READY = "S3 client ready for bucket media at http://127.0.0.1:9"
 
 
 @pytest.mark.parametrize("module", ["project.wsgi", "project.asgi"])
-@pytest.mark.parametrize(("bucket", "built"), [("media", "1"), ("", "0")])
-def test_the_s3_client_is_built_at_start_up_where_a_bucket_is_configured(
-        module: str, bucket: str, built: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["s3", "local"])
+def test_the_s3_client_is_built_at_start_up_where_media_is_on_s3(
+        module: str, backend: str, tmp_path: Path) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "VAR_DIR": str(tmp_path),
-           "AWS_STORAGE_BUCKET_NAME": bucket, "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}
-    done = subprocess.run([sys.executable, "-c", _CLIENTS_BUILT, module], cwd=ROOT, env=env,
+           "MEDIA_STORAGE": backend, "AWS_STORAGE_BUCKET_NAME": "media",
+           "AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9", "LOG_LEVEL": "INFO"}
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split()[-1] == built
+    assert (READY in done.stderr) == (backend == "s3"), done.stderr
 
 
-def test_prepare_s3_client_builds_it_only_where_a_bucket_is_configured(settings) -> None:
-    storage.s3_client.cache_clear()
-    try:
-        settings.AWS_STORAGE_BUCKET_NAME = ""
-        storage.prepare_s3_client()
-        assert storage.s3_client.cache_info().currsize == 0
-        settings.AWS_STORAGE_BUCKET_NAME = "media"
-        storage.prepare_s3_client()
-        assert storage.s3_client.cache_info().currsize == 1
-    finally:
-        storage.s3_client.cache_clear()
+def test_prepare_s3_client_builds_the_storages_client_only_for_s3(
+        settings, caplog: pytest.LogCaptureFixture) -> None:
+    settings.AWS_STORAGE_BUCKET_NAME = "media"
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    caplog.set_level(logging.INFO, logger="media_pipeline.storage")
+    use_media_storage(settings, "local")
+    storage.prepare_s3_client()
+    assert READY not in caplog.text
+    use_media_storage(settings, "s3")
+    storage.prepare_s3_client()
+    assert READY in caplog.text

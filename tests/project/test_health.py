@@ -9,7 +9,7 @@ import sys
 import pytest
 from django.test import Client
 
-from tests.services import RedisServer, S3Server, free_port
+from tests.services import RedisServer, S3Server, free_port, use_media_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -41,20 +41,12 @@ def test_health_is_503_naming_the_broker_when_redis_is_down(client: Client, sett
 @pytest.mark.integration
 def test_health_checks_the_s3_bucket(client: Client, settings, redis_server: RedisServer,
                                      s3_server: S3Server) -> None:
-    from media_pipeline import storage
-
     settings.CELERY_BROKER_URL = redis_server.url
-    settings.MEDIA_STORAGE = "s3"
-    settings.AWS_S3_ENDPOINT_URL = s3_server.endpoint_url
-    settings.AWS_ACCESS_KEY_ID = settings.AWS_SECRET_ACCESS_KEY = "testing"
-    settings.AWS_STORAGE_BUCKET_NAME = s3_server.bucket
-    storage.s3_client.cache_clear()
-    try:
-        assert client.get("/healthz").status_code == 200
-        settings.AWS_STORAGE_BUCKET_NAME = "no-such-bucket"
-        response = client.get("/healthz")
-    finally:
-        storage.s3_client.cache_clear()
+    s3_server.use_in(settings)
+    assert client.get("/healthz").status_code == 200
+    settings.AWS_STORAGE_BUCKET_NAME = "no-such-bucket"
+    use_media_storage(settings, "s3")
+    response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["storage"].startswith("down")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +16,7 @@ from media_pipeline.streams import AssetStreams
 from streaming.ranges import ByteRange
 from streaming.signing import stream_url
 from streaming.sources import S3Source, source_for
+from tests.services import use_media_storage
 from tests.streaming.conftest import READY_AT, payload
 from tests.streaming.test_views import body_of, parse_multipart
 
@@ -25,16 +25,10 @@ DATA = payload(3 * 1024 * 1024 + 17, seed=3)
 
 
 @pytest.fixture
-def s3_settings(s3_server, settings) -> Iterator[object]:
-    """Point the project's shared S3 client at the moto server for one test."""
-    for name, value in s3_server.env().items():
-        if name != "MEDIA_STORAGE":
-            setattr(settings, name, value)
-    storage.s3_client.cache_clear()
-    try:
-        yield s3_server
-    finally:
-        storage.s3_client.cache_clear()
+def s3_settings(s3_server, settings) -> object:
+    """Store media on the moto server for one test (the storage, and so its client, anew)."""
+    s3_server.use_in(settings)
+    return s3_server
 
 
 @pytest.fixture
@@ -106,7 +100,7 @@ def test_unreachable_s3_is_503(client: Client, s3_asset: MediaAsset, settings) -
     import botocore.config
 
     settings.AWS_S3_CLIENT_CONFIG = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=1)
-    storage.s3_client.cache_clear()
+    use_media_storage(settings, "s3")
     response = client.get(stream_url(s3_asset), headers={"Range": "bytes=0-9"})
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
 

@@ -10,6 +10,7 @@ from media_pipeline.models import MediaAsset
 from streaming.signing import SignatureCheck, check_signature
 from tests.html import elements
 from tests.media_pipeline.pages.conftest import MakeRow
+from tests.services import use_media_storage
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,8 @@ def test_pages_keep_their_signed_links_from_other_origins(owner_client: Client,
 def test_pages_allow_the_s3_origin_when_streams_redirect_there(owner_client: Client,
                                                                make_row: MakeRow,
                                                                settings) -> None:
-    settings.MEDIA_STORAGE = "s3"
+    settings.AWS_STORAGE_BUCKET_NAME = "media"
+    use_media_storage(settings, "s3")
     settings.STREAM_DELIVERY = "redirect"
     settings.AWS_S3_PUBLIC_ENDPOINT_URL = "https://media.example.com:9000/ignored/path"
     asset = make_row()

@@ -1,5 +1,6 @@
 """How an asset comes to be: its bytes complete in staging, then the row and its task together
-(`create_staged_asset`, for uploads and for `manage.py ingest`'s local files)."""
+(`create_staged_asset`, for uploads and for `manage.py ingest`'s local files; for a resumable
+upload, whose row exists while its bytes arrive, `enqueue_completed_upload`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from media_pipeline import storage
 from media_pipeline.models import MediaAsset
@@ -37,6 +39,15 @@ def create_staged_asset(owner: AbstractBaseUser, handler: StagingUploadHandler,
             handler.discard()
         raise
     return asset
+
+
+def enqueue_completed_upload(asset_id: object) -> None:
+    """A resumable upload's last byte is in staging: the asset goes from uploading to pending,
+    and its task is sent once that is committed, as for `create_staged_asset`. Idempotent."""
+    with transaction.atomic():
+        if MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.UPLOADING).update(
+                status=MediaAsset.Status.PENDING, updated_at=timezone.now()):
+            enqueue_on_commit(asset_id)
 
 
 def ingest_file(path: Path, owner: AbstractBaseUser) -> MediaAsset:

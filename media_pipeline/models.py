@@ -1,4 +1,4 @@
-"""The media asset and its life: pending → processing → ready | failed."""
+"""The media asset and its life: (uploading →) pending → processing → ready | failed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.db import models
 
 class MediaAsset(models.Model):
     class Status(models.TextChoices):
+        UPLOADING = "uploading", "Uploading"  # a resumable upload still arriving (Upload)
         PENDING = "pending", "Pending"
         PROCESSING = "processing", "Processing"
         READY = "ready", "Ready"
@@ -89,6 +90,35 @@ class MediaAsset(models.Model):
         """'video', 'audio', 'image' or 'other', from the detected MIME type."""
         major = self.mime_type.partition("/")[0]
         return major if major in ("video", "audio", "image") else "other"
+
+
+class Upload(models.Model):
+    """A resumable (tus) upload's state, in the database and never in a cache: it must outlive
+    processes, restarts and the cache's expiry (FIELD_NOTES, "Resumable uploads").
+
+    `offset` counts bytes that are durable in staging: on local disk, the start of the staging
+    file; on S3, the `parts` of the multipart upload `s3_upload_id`, followed by a tail shorter
+    than a part in its own object (`resumable.tail_key`). A PATCH holds a lease
+    (`lease_token` until `lease_until`), so two cannot interleave."""
+
+    asset = models.OneToOneField(MediaAsset, on_delete=models.CASCADE, primary_key=True,
+                                 related_name="upload")
+    length = models.BigIntegerField()
+    offset = models.BigIntegerField(default=0)
+    # Upload-Metadata as sent (decoded), for clients that read it back.
+    metadata = models.JSONField(default=dict, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # S3: fixed at creation (every part but the last has this size).
+    part_size = models.BigIntegerField(default=0)
+    s3_upload_id = models.CharField(max_length=1024, blank=True)
+    parts = models.JSONField(default=list, blank=True)  # [{"PartNumber": n, "ETag": "..."}]
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"upload {self.asset_id}: {self.offset}/{self.length}"
 
 
 class ApiToken(models.Model):

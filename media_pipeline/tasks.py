@@ -123,6 +123,15 @@ def requeue_stuck_assets() -> int:
     return len(stuck)
 
 
+@shared_task(name="media_pipeline.reap_expired_uploads", ignore_result=True)
+def reap_expired_uploads() -> int:
+    """Celery beat: resumable uploads nobody finished, deleted with what they staged."""
+    # Imported here: removal needs resumable, which enqueues through this module.
+    from media_pipeline.removal import reap_expired_uploads as reap
+
+    return reap()
+
+
 @worker_ready.connect
 def _reconcile_at_start(sender: object = None, **kwargs: object) -> None:
     processing.sweep_scratch()  # this machine's, which the task below may run elsewhere

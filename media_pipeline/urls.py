@@ -1,6 +1,6 @@
 from django.urls import path
 
-from media_pipeline import api, pages, posters
+from media_pipeline import api, pages, posters, tus
 
 app_name = "media_pipeline"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("media/<uuid:asset_id>/poster.jpg", posters.poster, name="poster"),
     path("api/media/", api.media_collection, name="api-collection"),
     path("api/media/<uuid:asset_id>/", api.media_item, name="api-item"),
+    path("api/uploads/", tus.collection, name="tus-collection"),
+    path("api/uploads/<uuid:asset_id>/", tus.item, name="tus-upload"),
 ]

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "storages",
+    "corsheaders",
     "axes",
     "media_pipeline",
     "streaming",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # right under SecurityMiddleware, as it asks
     # Above the stream middleware, so that stream answers carry X-Frame-Options too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Above CommonMiddleware, as django-cors-headers asks; it only answers /api/uploads/.
+    "corsheaders.middleware.CorsMiddleware",
     # Signed stream requests (seeks) are answered here, before the session, the user and URL
     # resolving, as WhiteNoise answers static files (streaming/middleware.py).
     "streaming.middleware.StreamMiddleware",
@@ -253,6 +256,25 @@ MEDIA_STAGING_ROOT = Path(
 # Uploads stream to staging in chunks of this size; nothing larger is held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Resumable (tus) uploads, /api/uploads/ (media_pipeline/tus.py): an upload nobody has added to
+# for this long expires (410) and the reaper deletes what it staged.
+MEDIA_UPLOAD_EXPIRY_SECONDS = env.int("MEDIA_UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+# A PATCH holds its upload's lease while it runs, renewing it as bytes arrive; a lease its web
+# process died holding is free again after this long.
+MEDIA_UPLOAD_LEASE_SECONDS = env.int("MEDIA_UPLOAD_LEASE_SECONDS", default=30)
+# Pages on other origins that may use the tus endpoints (django-cors-headers), e.g.
+# "https://app.example.com"; none by default.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/uploads/"
+CORS_ALLOW_METHODS = ("OPTIONS", "HEAD", "POST", "PATCH", "DELETE")
+CORS_ALLOW_HEADERS = ("authorization", "content-type", "x-csrftoken", "x-requested-with",
+                      "tus-resumable", "upload-length", "upload-metadata", "upload-offset",
+                      "upload-checksum", "upload-defer-length", "upload-concat")
+# What tus-js-client reads from a cross-origin answer (FIELD_NOTES, "Resumable uploads").
+CORS_EXPOSE_HEADERS = ("location", "upload-offset", "upload-length", "upload-expires",
+                       "upload-metadata", "tus-resumable", "tus-version", "tus-extension",
+                       "tus-max-size", "tus-checksum-algorithm")
+CORS_PREFLIGHT_MAX_AGE = 3600
 # Assets left pending/processing longer than this are re-enqueued by the reconciler.
 MEDIA_STUCK_AFTER_SECONDS = env.int("MEDIA_STUCK_AFTER_SECONDS", default=15 * 60)
 MEDIA_MAX_ATTEMPTS = env.int("MEDIA_MAX_ATTEMPTS", default=5)
@@ -322,6 +344,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-assets": {
         "task": "media_pipeline.requeue_stuck_assets",
         "schedule": env.int("MEDIA_RECONCILE_EVERY_SECONDS", default=60),
+    },
+    "reap-expired-uploads": {
+        "task": "media_pipeline.reap_expired_uploads",
+        "schedule": env.int("MEDIA_REAP_UPLOADS_EVERY_SECONDS", default=15 * 60),
     },
 }
 

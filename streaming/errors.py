@@ -38,7 +38,7 @@ def translate_s3_error(exc: Exception) -> Exception:
         return TransientStorageError(str(exc))
     if isinstance(exc, botocore.exceptions.ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("404", "NoSuchKey", "NotFound"):
+        if code in ("404", "NoSuchKey", "NotFound", "NoSuchUpload"):
             return FileNotFoundError(str(exc))
     if is_transient_s3_error(exc):
         return TransientStorageError(str(exc))

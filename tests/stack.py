@@ -81,6 +81,13 @@ class AppStack:
         wait_for(lambda: port_open(self.port), 30, "gunicorn")
         return self
 
+    def stop_web(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        """Stop gunicorn as a service manager or a crash would, and wait until nothing listens
+        on its port (a killed worker process holds the socket a moment after its master)."""
+        stop_process(self.web, sig=sig, timeout=timeout)
+        self.web = None
+        wait_for(lambda: not port_open(self.port), 10, "gunicorn's port to close")
+
     def start_worker(self, name: str = "w1", concurrency: int = 1, beat: bool = False,
                      extra_env: dict[str, str] | None = None,
                      queues: str = "celery,transcode") -> subprocess.Popen:

@@ -34,7 +34,7 @@
   if (!library) return;
   var template = library.dataset.itemUrlTemplate;
   var placeholder = library.dataset.placeholderId;
-  var LABELS = { pending: "Waiting", processing: "Processing", ready: "Ready", failed: "Failed" };
+  var LABELS = { uploading: "Uploading", pending: "Waiting", processing: "Processing", ready: "Ready", failed: "Failed" };
 
   function refresh(row) {
     var url = template.replace(placeholder, row.dataset.assetId);
@@ -62,7 +62,7 @@
       .catch(function () { window.setTimeout(function () { refresh(row); }, POLL_MS); });
   }
 
-  library.querySelectorAll('[data-status="pending"], [data-status="processing"]').forEach(function (row) {
+  library.querySelectorAll('[data-status="uploading"], [data-status="pending"], [data-status="processing"]').forEach(function (row) {
     window.setTimeout(function () { refresh(row); }, POLL_MS);
   });
 })();

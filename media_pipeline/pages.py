@@ -149,6 +149,8 @@ def upload_page(request: HttpRequest) -> HttpResponse:
     return render(request, "media_pipeline/upload.html", {
         "max_upload_size": settings.MEDIA_MAX_UPLOAD_SIZE,
         "api_collection_url": reverse("media_pipeline:api-collection"),
+        "tus_url": reverse("media_pipeline:tus-collection"),
+        "chunk_size": settings.MEDIA_UPLOAD_CHUNK_SIZE,
         "api_item_url_template": reverse("media_pipeline:api-item", args=[_PLACEHOLDER_ID]),
         "placeholder_id": str(_PLACEHOLDER_ID),
     })

@@ -259,6 +259,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Resumable (tus) uploads, /api/uploads/ (media_pipeline/tus.py): an upload nobody has added to
 # for this long expires (410) and the reaper deletes what it staged.
 MEDIA_UPLOAD_EXPIRY_SECONDS = env.int("MEDIA_UPLOAD_EXPIRY_SECONDS", default=24 * 3600)
+# The upload page sends resumable uploads in PATCHes of this many bytes: below the body limit of
+# any proxy in front (Cloudflare's is 100 MB; nginx's default 1 MB, see deploy/nginx), and a
+# dropped connection costs at most this much again. A whole number of 8 MiB S3 parts is best.
+MEDIA_UPLOAD_CHUNK_SIZE = env.int("MEDIA_UPLOAD_CHUNK_SIZE", default=16 * 1024 * 1024)
 # A PATCH holds its upload's lease while it runs, renewing it as bytes arrive; a lease its web
 # process died holding is free again after this long.
 MEDIA_UPLOAD_LEASE_SECONDS = env.int("MEDIA_UPLOAD_LEASE_SECONDS", default=30)

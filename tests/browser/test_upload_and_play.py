@@ -32,12 +32,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 ALICE, BOB, PASSWORD = "alice", "bob", "browser-pass-123"
 # About four seconds for the 2.4 MB video: long enough to see the bar move many times.
 UPLOAD_BYTES_PER_SECOND = 600_000
+# The bar shows bytes the server confirmed, chunk by chunk: small chunks, so it moves often.
+CHUNK_SIZE = 256 * 1024
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
           redis_server: RedisServer, s3_server: S3Server) -> Iterator[AppStack]:
     extra = s3_server.env() if request.param == "s3" else {"MEDIA_STORAGE": "local"}
+    extra["MEDIA_UPLOAD_CHUNK_SIZE"] = str(CHUNK_SIZE)
     app = AppStack(tmp_path_factory.mktemp(f"browser-{request.param}"), redis_server.url, extra)
     try:
         app.migrate().start_web()

@@ -1,5 +1,8 @@
-// The upload page: choose or drop files, send each with XHR (fetch has no upload progress),
-// then follow the asset's processing status from the API until it is ready or failed.
+// The upload page: choose or drop files, send each as a resumable tus upload (tus-js-client,
+// vendored in static/media_pipeline/vendor/), then follow the asset's processing status from the
+// API until it is ready or failed. A dropped connection is retried from the last byte the server
+// confirmed; a file chosen again after the tab was closed resumes where it stopped (tus-js-client
+// keeps each upload's URL in localStorage under the file's fingerprint, and forgets it once done).
 // Text from files and the server is only ever set with textContent, never parsed as HTML.
 (function () {
   "use strict";
@@ -8,6 +11,8 @@
   if (!form) return;
 
   var MAX_PARALLEL = 2; // two uploads at once keep the link busy without starving either
+  // Network errors and 5xx/409/423 answers are retried after these waits, then reported.
+  var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
   var POLL_FIRST_MS = 700;
   var POLL_MAX_MS = 5000;
 
@@ -17,7 +22,10 @@
   var list = document.querySelector("[data-upload-list]");
   var template = document.getElementById("upload-item-template");
   var maxSize = Number(form.dataset.maxSize);
-  var uploadUrl = form.dataset.uploadUrl;
+  var tusUrl = form.dataset.tusUrl;
+  // One PATCH per chunk (MEDIA_UPLOAD_CHUNK_SIZE): below the body limit of proxies in front,
+  // and a dropped chunk costs at most this much again.
+  var chunkSize = Number(form.dataset.chunkSize);
   var itemUrlTemplate = form.dataset.itemUrlTemplate;
   var placeholderId = form.dataset.placeholderId;
   // The form's own token: it works whether Django keeps CSRF in a cookie or in the session.
@@ -128,59 +136,91 @@
     pump();
   }
 
-  function errorMessage(xhr) {
+  function errorMessage(error) {
+    var response = error && error.originalResponse;
+    if (!response) return "The connection dropped and did not come back. Try again to resume.";
     try {
-      var body = JSON.parse(xhr.responseText);
+      var body = JSON.parse(response.getBody());
       if (body && body.error) return body.error;
     } catch (ignored) { /* not JSON: fall through to the generic text */ }
-    if (xhr.status === 401) return "Your session has ended. Sign in again, then retry.";
-    if (xhr.status === 403) return "The upload was refused (the page may be stale). Reload the page and try again.";
-    if (xhr.status === 413) return "The server refused the file because it is too large.";
-    return "The server answered " + xhr.status + ". Please try again.";
+    var status = response.getStatus();
+    if (status === 401) return "Your session has ended. Sign in again, then retry.";
+    if (status === 403) return "The upload was refused (the page may be stale). Reload the page and try again.";
+    if (status === 413) return "The server refused the file because it is too large.";
+    return "The server answered " + status + ". Please try again.";
+  }
+
+  function percent(done, total) {
+    return total ? Math.floor((done / total) * 100) : 0;
+  }
+
+  function pauseButton(item) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "button";
+    button.dataset.pause = "";
+    button.textContent = "Pause";
+    button.addEventListener("click", function () {
+      if (item.paused) {
+        item.paused = false;
+        button.textContent = "Pause";
+        setState(item, "uploading", "Resuming\u2026 " + item.progress.value + "%");
+        item.upload.start();  // asks the server for its offset, then goes on from there
+      } else {
+        item.paused = true;
+        button.textContent = "Resume";
+        item.upload.abort();  // keeps the upload on the server; nothing is lost
+        setState(item, "paused", "Paused at " + item.progress.value + "%. Resume when you like.");
+      }
+    });
+    return button;
   }
 
   function send(item) {
-    var xhr = new XMLHttpRequest();
-    var data = new FormData();
-    data.append("file", item.file, item.file.name);
     setState(item, "uploading", "Uploading\u2026 0%");
-
-    xhr.upload.addEventListener("progress", function (event) {
-      if (!event.lengthComputable) return;
-      // The body includes multipart framing; cap below 100 until the server has answered.
-      var percent = Math.min(99, Math.floor((event.loaded / event.total) * 100));
-      if (percent > item.progress.value) item.progress.value = percent;
-      item.status.textContent = "Uploading\u2026 " + percent + "%";
-    });
-    xhr.addEventListener("load", function () {
-      finished();
-      if (xhr.status === 202 || xhr.status === 201) {
+    var upload = new tus.Upload(item.file, {
+      endpoint: tusUrl,
+      chunkSize: chunkSize,
+      retryDelays: RETRY_DELAYS,
+      metadata: { filename: item.file.name, filetype: item.file.type || "application/octet-stream" },
+      headers: { "X-CSRFToken": csrfToken, Accept: "application/json" },
+      storeFingerprintForResuming: true,
+      removeFingerprintOnSuccess: true,
+      // The bar shows what the server has confirmed, so it never moves backwards on a retry.
+      onChunkComplete: function (chunkSize, accepted, total) {
+        var value = Math.min(99, percent(accepted, total));
+        item.progress.value = value;
+        item.node.dataset.confirmed = String(accepted);
+        if (!item.paused) item.status.textContent = "Uploading\u2026 " + value + "%";
+      },
+      onSuccess: function () {
+        finished();
+        item.actions.textContent = "";
         item.progress.value = 100;
-        var asset = JSON.parse(xhr.responseText);
-        item.assetId = asset.id;
-        item.node.dataset.assetId = asset.id;
-        show(item, asset);
+        item.assetId = upload.url.replace(/\/+$/, "").split("/").pop();
+        item.node.dataset.assetId = item.assetId;
+        setState(item, "pending", "Uploaded. Waiting for a worker\u2026");
         schedulePoll(item);
-      } else {
-        setState(item, "error", "Upload failed: " + errorMessage(xhr));
-        if (xhr.status !== 413 && xhr.status !== 400) addAction(item, retryButton(item));
+      },
+      onError: function (error) {
+        finished();
+        item.actions.textContent = "";
+        setState(item, "error", "Upload failed: " + errorMessage(error));
+        var status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+        if (status !== 413 && status !== 400) addAction(item, retryButton(item));
+      },
+    });
+    item.upload = upload;
+    item.paused = false;
+    addAction(item, pauseButton(item));
+    // The same file chosen again (after a closed tab, a crash): go on from where it stopped.
+    upload.findPreviousUploads().then(function (previous) {
+      if (previous.length) {
+        upload.resumeFromPreviousUpload(previous[0]);
+        setState(item, "uploading", "Resuming an earlier upload of this file\u2026");
       }
+      upload.start();
     });
-    xhr.addEventListener("error", function () {
-      finished();
-      setState(item, "error", "The connection dropped before the upload finished. Nothing was kept.");
-      addAction(item, retryButton(item));
-    });
-    xhr.addEventListener("abort", function () {
-      finished();
-      setState(item, "error", "The upload was cancelled.");
-      addAction(item, retryButton(item));
-    });
-
-    xhr.open("POST", uploadUrl);
-    xhr.setRequestHeader("X-CSRFToken", csrfToken);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.send(data);
   }
 
   // Render the asset's status; returns true once it is final.

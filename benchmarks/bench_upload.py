@@ -4,6 +4,10 @@
 
 1. Upload through `POST /api/media/` vs Django's stock upload handling (benchmarks/stock_upload.py)
    on the same gunicorn: throughput, and peak RSS growth of the web worker (target ≤ 64 MiB).
+   Then resumable (tus) uploads of the same file in 16 MiB PATCHes, as the upload page sends
+   them: throughput against the POST's (target ≥ 0.9×), web RSS growth for 8 at once (target
+   ≤ 64 MiB), and the bytes a client must send again after its connection drops mid-PATCH
+   (target ≤ one chunk).
 2. MIME detection: bytes read from the file (target ≤ 64 KiB).
 3. Processing on local storage by a real Celery worker vs `sha256sum` + `cp` of the same file
    (target ≤ 1.5×), and the worker's peak RSS (target < 128 MiB).
@@ -121,6 +125,119 @@ def upload(port: int, url: str, token: str, path: Path) -> tuple[float, int, byt
     return elapsed, response.status, body
 
 
+TUS_CHUNK = 16 * MIB  # MEDIA_UPLOAD_CHUNK_SIZE's default: what the upload page sends
+
+
+def tus_request(port: int, method: str, url: str, token: str, headers: dict[str, str],
+                path: Path | None = None, offset: int = 0, length: int = 0,
+                cut_after: int | None = None) -> tuple[int, dict[str, str]]:
+    """One tus request; with `path`, its body is `length` bytes of the file from `offset`,
+    streamed from disk, or only `cut_after` of them before the connection is dropped."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.putrequest(method, url)
+    for name, value in {"Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0",
+                        "Content-Length": str(length), **headers}.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    if path is not None:
+        remaining = length if cut_after is None else cut_after
+        with open(path, "rb") as f:
+            f.seek(offset)
+            while remaining and (chunk := f.read(min(MIB, remaining))):
+                conn.send(chunk)
+                remaining -= len(chunk)
+        if cut_after is not None:
+            conn.sock.shutdown(2)
+            conn.close()
+            return 0, {}
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response.status, dict(response.headers)
+
+
+def tus_create(port: int, token: str, size: int) -> str:
+    status, headers = tus_request(port, "POST", "/api/uploads/", token,
+                                  {"Upload-Length": str(size), "Upload-Metadata": "filename YmVuY2gubWt2"})
+    assert status == 201, status
+    return headers["Location"]
+
+
+def tus_upload(port: int, token: str, path: Path) -> tuple[float, str]:
+    """Create, then PATCH chunk by chunk as tus-js-client does; (seconds, upload URL)."""
+    size = path.stat().st_size
+    started = time.perf_counter()
+    url = tus_create(port, token, size)
+    offset = 0
+    while offset < size:
+        length = min(TUS_CHUNK, size - offset)
+        status, headers = tus_request(port, "PATCH", url, token, {
+            "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
+            path, offset, length)
+        assert status == 204, status
+        offset = int(headers["Upload-Offset"])
+    return time.perf_counter() - started, url
+
+
+def tus_head(port: int, token: str, url: str) -> int:
+    status, headers = tus_request(port, "HEAD", url, token, {})
+    assert status == 200, status
+    return int(headers["Upload-Offset"])
+
+
+def measure_tus(app: AppStack, token: str, path: Path) -> tuple[float, float]:
+    """(MiB/s, peak web RSS growth in MiB) of one tus upload; the upload is then deleted."""
+    workers = descendants(app.web.pid)
+    baseline = max(rss_kib(p) for p in workers)
+    with PeakRss(app.web.pid) as peak:
+        seconds, url = tus_upload(app.port, token, path)
+    growth = (max(peak.peak[p] for p in workers) - baseline) / 1024
+    tus_request(app.port, "DELETE", url, token, {})
+    return path.stat().st_size / MIB / seconds, growth
+
+
+def measure_tus_concurrent(app: AppStack, token: str, path: Path, count: int) -> tuple[float, float]:
+    """(seconds for all, peak web RSS growth in MiB) of `count` tus uploads at once."""
+    workers = descendants(app.web.pid)
+    baseline = max(rss_kib(p) for p in workers)
+    urls: list[str] = []
+    started = time.perf_counter()
+    with PeakRss(app.web.pid) as peak:
+        threads = [threading.Thread(target=lambda: urls.append(tus_upload(app.port, token, path)[1]))
+                   for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    seconds = time.perf_counter() - started
+    growth = (max(peak.peak[p] for p in workers) - baseline) / 1024
+    assert len(urls) == count, urls
+    for url in urls:
+        tus_request(app.port, "DELETE", url, token, {})
+    return seconds, growth
+
+
+def measure_tus_cut(app: AppStack, token: str, path: Path) -> tuple[int, int]:
+    """A PATCH dropped part-way: (bytes the client sent, bytes it must send again)."""
+    size = path.stat().st_size
+    url = tus_create(app.port, token, size)
+    sent = 5 * TUS_CHUNK + 7 * MIB + 12345  # inside the sixth chunk
+    offset = 0
+    while offset + TUS_CHUNK <= sent:
+        _, headers = tus_request(app.port, "PATCH", url, token, {
+            "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
+            path, offset, TUS_CHUNK)
+        offset = int(headers["Upload-Offset"])
+    tus_request(app.port, "PATCH", url, token, {
+        "Content-Type": "application/offset+octet-stream", "Upload-Offset": str(offset)},
+        path, offset, TUS_CHUNK, cut_after=sent - offset)
+    deadline = time.monotonic() + 30
+    while (resume_at := tus_head(app.port, token, url)) < sent and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server is still reading what reached it
+    tus_request(app.port, "DELETE", url, token, {})
+    return sent, sent - resume_at
+
+
 def measure_upload(app: AppStack, token: str, url: str, path: Path) -> tuple[float, float, bytes]:
     """(MiB/s, peak RSS growth of the web worker in MiB, response body)."""
     workers = descendants(app.web.pid)
@@ -186,7 +303,8 @@ def main() -> int:
     redis = RedisServer(work / "redis").start()
     app = AppStack(work / "app", redis.url, {
         "MEDIA_STORAGE": "local", "DJANGO_SETTINGS_MODULE": "benchmarks.stock_settings",
-        "WEB_WORKERS": "1", "WEB_THREADS": "4", "LOG_LEVEL": "WARNING",
+        # Threads for the eight concurrent resumable uploads and a HEAD beside them.
+        "WEB_WORKERS": "1", "WEB_THREADS": "10", "LOG_LEVEL": "WARNING",
     })
     results: list[tuple[str, str, str, bool]] = []
     try:
@@ -207,6 +325,22 @@ def main() -> int:
         results.append(("upload throughput, API / Django stock", f"{api_speed:.0f} / {stock_speed:.0f} MiB/s",
                         f"{api_speed / stock_speed:.2f}× (≥ 1.0)", api_speed >= stock_speed * 0.97))
         results.append(("upload web RSS growth", f"{api_growth:.1f} MiB", "≤ 64 MiB", api_growth <= 64))
+
+        tus_runs = []
+        for _ in range(2):
+            tus_runs.append(measure_tus(app, token, media))
+            print(f"  tus   upload: {tus_runs[-1][0]:7.1f} MiB/s, web RSS +{tus_runs[-1][1]:.1f} MiB",
+                  flush=True)
+        tus_speed = max(s for s, _ in tus_runs)
+        results.append(("tus upload throughput, tus / POST API", f"{tus_speed:.0f} / {api_speed:.0f} MiB/s",
+                        f"{tus_speed / api_speed:.2f}× (≥ 0.9)", tus_speed >= 0.9 * api_speed))
+        seconds, growth = measure_tus_concurrent(app, token, media, 8)
+        print(f"  8 tus uploads at once: {seconds:.1f} s, web RSS +{growth:.1f} MiB", flush=True)
+        results.append(("tus web RSS growth, 8 uploads at once", f"{growth:.1f} MiB ({seconds:.0f} s)",
+                        "≤ 64 MiB", growth <= 64))
+        sent, again = measure_tus_cut(app, token, media)
+        results.append(("tus bytes sent again after a dropped PATCH", f"{again} B of {sent} B sent",
+                        f"≤ {TUS_CHUNK} B (one chunk)", again <= TUS_CHUNK))
 
         read = sniffed_bytes(media)
         results.append(("MIME detection bytes read", f"{read} B of {media.stat().st_size} B",

@@ -40,7 +40,7 @@ from media_pipeline.upload import S3_PART_SIZE
 
 logger = logging.getLogger(__name__)
 
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 256 * 1024
 S3_MAX_PARTS = 10_000
 # Local staging commits its offset this often within a PATCH, as S3 does at each part.
 LOCAL_COMMIT_BYTES = S3_PART_SIZE
@@ -199,6 +199,10 @@ def append(upload: Upload, offset: int, read: Read, declared: int,
     the new offset. A body cut short keeps what arrived, unless it carries a checksum (it
     cannot be verified, so nothing of it is kept, as the tus checksum extension says)."""
     with lease(upload) as held:
+        if upload.completed_at is not None:  # its staged bytes may be processed and gone
+            if offset == upload.length and declared == 0:
+                return offset
+            raise OffsetMismatch(f"The upload is complete at byte {upload.length}.")
         if offset != upload.offset:
             raise OffsetMismatch(f"The upload is at byte {upload.offset}, not {offset}.")
         if offset + declared > upload.length:

@@ -106,11 +106,13 @@ def enqueue_on_commit(asset_id: uuid.UUID | str) -> None:
 
 
 def requeue(asset_id: uuid.UUID | str) -> None:
-    """Give a failed (or stuck) asset a fresh start: operators use this from the admin."""
-    MediaAsset.objects.filter(pk=asset_id).exclude(status=MediaAsset.Status.READY).update(
-        status=MediaAsset.Status.PENDING, attempts=0, error="", enqueued_at=None,
-        updated_at=timezone.now())
-    enqueue_on_commit(asset_id)
+    """Give a failed (or stuck) asset a fresh start: operators use this from the admin. Not
+    one that is ready, nor one whose resumable upload is still arriving."""
+    if MediaAsset.objects.filter(pk=asset_id).exclude(
+            status__in=[MediaAsset.Status.READY, MediaAsset.Status.UPLOADING]).update(
+            status=MediaAsset.Status.PENDING, attempts=0, error="", enqueued_at=None,
+            updated_at=timezone.now()):
+        enqueue_on_commit(asset_id)
 
 
 @shared_task(name="media_pipeline.requeue_stuck_assets", ignore_result=True)

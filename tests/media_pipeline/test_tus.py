@@ -295,3 +295,38 @@ def test_the_s3_part_size_holds_the_largest_upload_in_10000_parts(settings) -> N
     settings.MEDIA_MAX_UPLOAD_SIZE = 200 * 1024**3
     size = resumable.part_size_for(10)
     assert size * 10_000 >= 200 * 1024**3 and size % (1024 * 1024) == 0
+
+
+def test_a_complete_upload_takes_no_more_bytes(client: Client, tus: dict[str, str]) -> None:
+    url = create(client, tus, length=10)["Location"]
+    patch(client, url, tus, DATA[:10], 0)
+    staged(url).unlink()  # processed: the worker has moved the staged file away
+    assert patch(client, url, tus, b"", 10, CONTENT_TYPE=OFFSET_TYPE).status_code == 204
+    assert patch(client, url, tus, DATA[:10], 0).status_code == 409
+
+
+def test_cors_lets_configured_origins_use_tus_and_read_its_headers(client: Client, tus: dict[str, str],
+                                                                   settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    preflight = client.options("/api/uploads/", HTTP_ORIGIN="https://app.example.com",
+                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+                               HTTP_ACCESS_CONTROL_REQUEST_HEADERS="upload-offset,tus-resumable")
+    assert preflight["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "upload-offset" in preflight["Access-Control-Allow-Headers"]
+    assert "PATCH" in preflight["Access-Control-Allow-Methods"]
+    created = create(client, tus, HTTP_ORIGIN="https://app.example.com")
+    exposed = {h.strip() for h in created["Access-Control-Expose-Headers"].split(",")}
+    assert {"location", "upload-offset", "upload-length", "tus-resumable"} <= exposed
+    other = create(client, tus, HTTP_ORIGIN="https://evil.example.net")
+    assert "Access-Control-Allow-Origin" not in other
+    # Only the tus endpoints answer CORS.
+    assert "Access-Control-Allow-Origin" not in client.get(
+        "/api/media/", HTTP_ORIGIN="https://app.example.com", HTTP_AUTHORIZATION=tus["HTTP_AUTHORIZATION"])
+
+
+def test_an_operator_requeue_leaves_an_upload_still_arriving_alone(client: Client, tus: dict[str, str]) -> None:
+    from media_pipeline.tasks import requeue
+
+    create(client, tus)
+    requeue(MediaAsset.objects.get().pk)
+    assert MediaAsset.objects.get().status == MediaAsset.Status.UPLOADING

@@ -20,6 +20,7 @@ from media_pipeline.auth import token_authenticated
 from media_pipeline.ingest import create_staged_asset
 from media_pipeline.models import MediaAsset
 from media_pipeline.removal import delete_asset
+from media_pipeline.resumable import Busy
 from media_pipeline.serializers import asset_json
 from media_pipeline.upload import StagingUploadHandler, UploadTooLarge, body_fully_read
 
@@ -155,7 +156,11 @@ def media_item(request: HttpRequest, asset_id: str) -> HttpResponse:
 
 @session_csrf
 def remove_asset(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
-    delete_asset(asset)
+    try:
+        delete_asset(asset)
+    except Busy:
+        return error("Bytes of this upload are arriving right now; try again in a moment.",
+                     HTTPStatus.CONFLICT)
     return HttpResponse(status=HTTPStatus.NO_CONTENT)
 
 

@@ -15,10 +15,14 @@ logger = logging.getLogger(__name__)
 
 
 def delete_asset(asset: MediaAsset) -> None:
-    """Delete the objects first, then the row: a failure leaves the row to retry from."""
+    """Delete the objects first, then the row: a failure leaves the row to retry from. An
+    upload still arriving is taken from its PATCH's hands first: `resumable.Busy` while one
+    runs (the caller answers 423 or 409; the reaper tries again later)."""
     upload = Upload.objects.filter(pk=asset.pk, completed_at__isnull=True).first()
     if upload is not None:
-        resumable.discard(upload)
+        with resumable.lease(upload):
+            Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now())  # later PATCHes: 410
+            resumable.discard(upload)
     keys = [storage.final_key(asset.id), storage.playable_key(asset.id),
             storage.poster_key(asset.id)]
     for key in keys:
@@ -45,7 +49,7 @@ def reap_expired_uploads() -> int:
     for upload in expired:
         try:
             delete_asset(upload.asset)
-        except storage.TransientStorageError as exc:
+        except (storage.TransientStorageError, resumable.Busy) as exc:
             logger.warning("could not reap upload %s yet: %s", upload.pk, exc)
             continue
         logger.info("reaped expired upload %s (%d of %d bytes)", upload.pk, upload.offset,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import secrets
 import time
 import uuid
@@ -67,6 +68,10 @@ class ChecksumMismatch(UploadError):
     pass
 
 
+class Gone(UploadError):
+    """The upload expired, was deleted meanwhile, or its staged bytes are lost."""
+
+
 def part_size_for(length: int) -> int:
     """The S3 part size: 8 MiB, or larger (whole MiB) where 10,000 parts would not hold
     MEDIA_MAX_UPLOAD_SIZE (S3 allows at most 10,000 parts)."""
@@ -74,10 +79,16 @@ def part_size_for(length: int) -> int:
     return max(S3_PART_SIZE, math.ceil(limit / S3_MAX_PARTS / MIB) * MIB)
 
 
+def tail_prefix(asset_id: uuid.UUID) -> str:
+    """Tails live under a prefix of their own, so an S3 lifecycle rule can expire strays
+    (README) without touching staged uploads waiting for a worker."""
+    return f"incoming/tails/{asset_id}/"
+
+
 def tail_key(asset_id: uuid.UUID, offset: int) -> str:
     """The object holding the received bytes after the last whole part, up to `offset`. The
     key names the offset, so a new tail never overwrites the one the database still names."""
-    return f"incoming/{asset_id}.tail-{offset}"
+    return f"{tail_prefix(asset_id)}{offset}"
 
 
 def expiry_from_now() -> Any:
@@ -133,10 +144,14 @@ def _discard_staging(backend: str, key: str, upload_id: str, asset_id: uuid.UUID
         with suppress(FileNotFoundError):  # NoSuchUpload: already completed or aborted
             storage.call_s3(client.abort_multipart_upload, Bucket=bucket, Key=key,
                             UploadId=upload_id)
-    # Normally one tail; more only where a process died between writing a new one and
-    # dropping the old.
-    listing = storage.call_s3(client.list_objects_v2, Bucket=bucket,
-                              Prefix=f"incoming/{asset_id}.tail-")
+    _delete_tails(asset_id)
+
+
+def _delete_tails(asset_id: uuid.UUID) -> None:
+    """Normally one tail at most; more only where a process died between writing a new one
+    and dropping the old."""
+    client, bucket = storage.s3_client(), storage.s3_bucket()
+    listing = storage.call_s3(client.list_objects_v2, Bucket=bucket, Prefix=tail_prefix(asset_id))
     for item in listing.get("Contents", []):
         storage.call_s3(client.delete_object, Bucket=bucket, Key=item["Key"])
 
@@ -199,32 +214,68 @@ def append(upload: Upload, offset: int, read: Read, declared: int,
     the new offset. A body cut short keeps what arrived, unless it carries a checksum (it
     cannot be verified, so nothing of it is kept, as the tus checksum extension says)."""
     with lease(upload) as held:
-        if upload.completed_at is not None:  # its staged bytes may be processed and gone
-            if offset == upload.length and declared == 0:
-                return offset
-            raise OffsetMismatch(f"The upload is complete at byte {upload.length}.")
-        if offset != upload.offset:
-            raise OffsetMismatch(f"The upload is at byte {upload.offset}, not {offset}.")
-        if offset + declared > upload.length:
-            raise TooLarge(f"The upload is {upload.length} bytes; this would pass its end.")
-        hasher = hashlib.new(checksum[0]) if checksum else None
-        sink = (_S3Appender if upload.asset.storage == "s3" else _LocalAppender)(upload, held,
-                                                                              bool(hasher))
-        try:
-            received = _feed(sink, hasher, held, read, declared, upload.pk)
-            if hasher and (received < declared or hasher.digest() != checksum[1]):
-                sink.rollback()
-                if received < declared:
-                    raise UploadError("The body was cut off, so its checksum cannot be checked; "
-                                      "nothing of it was kept.")
-                raise ChecksumMismatch("The checksum does not match the bytes sent; nothing of "
-                                       "them was kept.")
-            new_offset = sink.finish()
-        finally:
-            sink.close()
-    if new_offset == upload.length:
+        if is_expired(upload):
+            raise Gone("This upload expired; start it again.")
+        if upload.offset == upload.length:  # every byte is in (its staging may be gone since)
+            if offset != upload.length or declared:
+                raise OffsetMismatch(f"The upload is complete at byte {upload.length}.")
+            new_offset = upload.length
+        else:
+            if offset != upload.offset:
+                raise OffsetMismatch(f"The upload is at byte {upload.offset}, not {offset}.")
+            if offset + declared > upload.length:
+                raise TooLarge(f"The upload is {upload.length} bytes; this would pass its end.")
+            try:
+                new_offset = (_recover(upload, held) if _completed_in_s3(upload)
+                              else _apply(upload, held, read, declared, checksum))
+            except FileNotFoundError:
+                new_offset = _recover(upload, held)
+    if new_offset == upload.length and upload.completed_at is None:
         complete(upload)
     return new_offset
+
+
+def _apply(upload: Upload, held: Lease, read: Read, declared: int,
+           checksum: tuple[str, bytes] | None) -> int:
+    hasher = hashlib.new(checksum[0]) if checksum else None
+    sink = (_S3Appender if upload.asset.storage == "s3" else _LocalAppender)(upload, held,
+                                                                          bool(hasher))
+    try:
+        received = _feed(sink, hasher, held, read, declared, upload.pk)
+        if hasher and (received < declared or hasher.digest() != checksum[1]):
+            sink.rollback()
+            if received < declared:
+                raise UploadError("The body was cut off, so its checksum cannot be checked; "
+                                  "nothing of it was kept.")
+            raise ChecksumMismatch("The checksum does not match the bytes sent; nothing of "
+                                   "them was kept.")
+        return sink.finish()
+    finally:
+        sink.close()
+
+
+def _completed_in_s3(upload: Upload) -> bool:
+    """Whether the multipart upload was completed by a PATCH whose process died before it
+    could commit that: the staged object then exists whole. One HEAD per S3 PATCH; S3 would
+    otherwise refuse the next part (NoSuchUpload, or a 500 from some S3-compatible stores)."""
+    if upload.asset.storage != "s3":
+        return False
+    try:
+        head = storage.call_s3(storage.s3_client().head_object, Bucket=storage.s3_bucket(),
+                               Key=upload.asset.staging_key)
+    except FileNotFoundError:
+        return False
+    return head["ContentLength"] == upload.length
+
+
+def _recover(upload: Upload, held: Lease) -> int:
+    """Staging is not where the row says: finished (`_completed_in_s3`), or lost."""
+    if _completed_in_s3(upload):
+        held.commit(offset=upload.length)
+        logger.info("upload %s: found completed in S3; finished", upload.pk)
+        return upload.length
+    logger.warning("upload %s: its staged bytes are gone", upload.pk)
+    raise Gone("The bytes staged for this upload are gone; start it again.")
 
 
 def _feed(sink: _LocalAppender | _S3Appender, hasher: Any, held: Lease, read: Read,
@@ -243,8 +294,9 @@ def _feed(sink: _LocalAppender | _S3Appender, hasher: Any, held: Lease, read: Re
         received += len(chunk)
         if hasher:
             hasher.update(chunk)
-        sink.write(chunk)
+        # After a stall, make sure the lease is still ours before touching staging.
         held.keep()
+        sink.write(chunk)
     if received < declared:
         logger.info("upload %s: PATCH ended after %d of %d bytes", upload_id, received, declared)
     return received
@@ -257,10 +309,16 @@ def complete(upload: Upload) -> None:
         Upload.objects.filter(pk=upload.pk).update(completed_at=timezone.now())
         enqueue_completed_upload(upload.pk)
     upload.refresh_from_db()
+    if upload.asset.storage == "s3":
+        try:
+            _delete_tails(upload.asset_id)  # strays of a crash; the lifecycle rule is the backstop
+        except storage.TransientStorageError as exc:
+            logger.warning("upload %s: tails not deleted yet: %s", upload.pk, exc)
 
 
 def is_stalled(upload: Upload) -> bool:
-    """Every byte is in but the asset was never enqueued (see `complete`)."""
+    """Every byte is in but the asset was never enqueued (see `complete`). The offset reaches
+    the length only once staging holds every byte (on S3: the multipart upload completed)."""
     return upload.completed_at is None and upload.offset == upload.length
 
 
@@ -274,6 +332,9 @@ class _LocalAppender:
         self.start = self.offset = upload.offset
         self.uncommitted = 0
         self.file = storage.staging_path(upload.asset.staging_key).open("r+b")
+        if os.fstat(self.file.fileno()).st_size < self.offset:  # the host lost written bytes
+            self.file.close()
+            raise FileNotFoundError(self.file.name)
         # Bytes past the committed offset were never acknowledged (a web process died before
         # committing them, or a checksum failed): the upload goes on from the offset.
         self.file.truncate(self.offset)
@@ -296,6 +357,8 @@ class _LocalAppender:
         return self.offset
 
     def rollback(self) -> None:
+        # Only while the lease is ours (Busy otherwise): past `start` may be another PATCH's.
+        self.held.commit()
         self.file.truncate(self.start)
 
     def close(self) -> None:
@@ -331,7 +394,8 @@ class _S3Appender:
         while len(self.buffer) >= self.part_size:
             self._send_part(bytes(self.buffer[:self.part_size]))
             del self.buffer[:self.part_size]
-            if not self.verified:
+            # The offset reaches the length only in `finish`, once the upload is completed.
+            if not self.verified and self._whole_parts() < self.upload.length:
                 self.held.commit(offset=self._whole_parts(), parts=self.parts)
                 self._drop_old_tail()
 
@@ -349,6 +413,8 @@ class _S3Appender:
 
     def finish(self) -> int:
         offset = self._whole_parts() + len(self.buffer)
+        if offset != self.upload.offset:
+            self.held.commit()  # the lease is still ours, before what cannot be undone
         if offset == self.upload.length:
             if self.buffer or not self.parts:
                 self._send_part(bytes(self.buffer))  # the last part may be short

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
@@ -73,10 +73,18 @@ def _tus_request(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def _whole_number(value: str | None) -> int | None:
-    """A header's non-negative decimal integer, or None (absent, signed, blank, not digits)."""
-    if value is None or not value.isascii() or not value.isdigit():
+    """A header's non-negative decimal integer, or None (absent, signed, blank, not digits,
+    or longer than any size: Python refuses to parse past 4300 digits)."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
         return None
     return int(value)
+
+
+def display_name(metadata: dict[str, str]) -> str:
+    """The asset's filename from Upload-Metadata, as the multipart parser would keep it: the
+    last path part, no control characters. Shown to people only, never part of a path."""
+    name = metadata.get("filename", "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(c for c in name if c.isprintable()).strip()[:255] or "upload"
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -155,6 +163,9 @@ def _create(request: HttpRequest) -> HttpResponse:
     declared = _body_length(request)
     if declared and request.content_type != OFFSET_TYPE:
         return _answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"Send the bytes as {OFFSET_TYPE}.")
+    if declared > length:
+        return _answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "The body is longer than Upload-Length.")
+    metadata["filename"] = display_name(metadata)
     try:
         upload = resumable.create(request.user, length, metadata)
     except storage.TransientStorageError as exc:
@@ -165,7 +176,9 @@ def _create(request: HttpRequest) -> HttpResponse:
     if declared:  # creation-with-upload: the body is the first bytes
         response = _append(request, upload, 0, declared)
         if response.status_code != HTTPStatus.NO_CONTENT:
-            return response
+            # The upload exists whatever became of its first bytes: say where, and how far.
+            logger.info("upload %s: its first bytes were refused (%s)", upload.pk,
+                        response.status_code)
         upload.refresh_from_db()
     return _answer(HTTPStatus.CREATED, Location=location, **_progress_headers(upload))
 
@@ -185,7 +198,10 @@ def _body_length(request: HttpRequest) -> int:
 
 @_tus_request
 def item(request: HttpRequest, asset_id: object) -> HttpResponse:
-    asset = owned_asset(request.user, asset_id)
+    try:
+        asset = owned_asset(request.user, asset_id)
+    except Http404:  # another user's, or none: the same answer
+        return _answer(HTTPStatus.NOT_FOUND, "No such upload.")
     upload = Upload.objects.filter(pk=asset.pk).select_related("asset").first()
     if upload is None:  # an asset uploaded otherwise, or whose upload was long since done
         return _answer(HTTPStatus.NOT_FOUND, "No such upload.")
@@ -219,6 +235,8 @@ def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
         return _answer(HTTPStatus.BAD_REQUEST, "Send Upload-Offset, where these bytes go.")
     if resumable.is_expired(upload):
         return _answer(HTTPStatus.GONE, "This upload expired; start it again.")
+    if "Content-Length" not in request.headers and "Transfer-Encoding" in request.headers:
+        return _answer(HTTPStatus.LENGTH_REQUIRED, "Send Content-Length with each PATCH.")
     return _append(request, upload, offset, _body_length(request))
 
 
@@ -239,6 +257,8 @@ def _append(request: HttpRequest, upload: Upload, offset: int, declared: int) ->
         return _answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(exc))
     except resumable.ChecksumMismatch as exc:
         return _answer(CHECKSUM_MISMATCH, str(exc))
+    except resumable.Gone as exc:
+        return _answer(HTTPStatus.GONE, str(exc))
     except resumable.UploadError as exc:
         return _answer(HTTPStatus.BAD_REQUEST, str(exc))
     except storage.TransientStorageError as exc:
@@ -253,5 +273,8 @@ def _append(request: HttpRequest, upload: Upload, offset: int, declared: int) ->
 @session_csrf
 def _terminate(request: HttpRequest, asset: MediaAsset) -> HttpResponse:
     """Termination: the upload and its asset go, with every byte staged or stored."""
-    delete_asset(asset)
+    try:
+        delete_asset(asset)
+    except resumable.Busy as exc:
+        return _answer(HTTPStatus.LOCKED, str(exc))
     return _answer(HTTPStatus.NO_CONTENT)

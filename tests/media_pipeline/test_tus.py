@@ -330,3 +330,75 @@ def test_an_operator_requeue_leaves_an_upload_still_arriving_alone(client: Clien
     create(client, tus)
     requeue(MediaAsset.objects.get().pk)
     assert MediaAsset.objects.get().status == MediaAsset.Status.UPLOADING
+
+
+def test_termination_while_a_patch_runs_is_423_and_the_api_delete_409(client: Client, tus: dict[str, str]) -> None:
+    url = create(client, tus)["Location"]
+    with resumable.lease(Upload.objects.get()):
+        assert client.delete(url, **tus).status_code == 423
+        api = client.delete(url.replace("/api/uploads/", "/api/media/"),
+                            HTTP_AUTHORIZATION=tus["HTTP_AUTHORIZATION"])
+        assert api.status_code == 409
+    assert staged(url).exists() and Upload.objects.count() == 1
+    assert client.delete(url, **tus).status_code == 204
+
+
+def test_a_patch_that_lost_its_lease_never_undoes_anothers_bytes(client: Client, tus: dict[str, str]) -> None:
+    url = create(client, tus)["Location"]
+    patch(client, url, tus, DATA[:100], 0)
+    body = DATA[100:300]
+    sent = 0
+
+    def read_then_lose_the_lease(size: int) -> bytes:
+        nonlocal sent
+        chunk = body[sent:sent + size]
+        sent += len(chunk)
+        if sent == len(body):  # meanwhile another PATCH took the upload over and wrote on
+            Upload.objects.update(lease_token="another", lease_until=timezone.now() + timedelta(seconds=30))
+        return chunk
+
+    with pytest.raises(resumable.Busy):
+        resumable.append(Upload.objects.get(), 100, read_then_lose_the_lease, len(body),
+                         ("sha1", hashlib.sha1(b"not these bytes").digest()))
+    assert len(staged(url).read_bytes()) == 300  # not truncated under the new holder's feet
+
+
+@pytest.mark.parametrize(("headers", "status"), [
+    ({"HTTP_UPLOAD_LENGTH": "9" * 5000}, 400),
+    ({"HTTP_UPLOAD_LENGTH": "10", "CONTENT_TYPE": OFFSET_TYPE}, 201),
+])
+def test_creation_headers_at_their_limits(client: Client, tus: dict[str, str], headers, status: int) -> None:
+    assert create(client, tus, **headers).status_code == status
+
+
+def test_creation_with_more_bytes_than_its_length_is_413_and_creates_nothing(client: Client, tus: dict[str, str]) -> None:
+    response = client.generic("POST", "/api/uploads/", DATA[:20], content_type=OFFSET_TYPE,
+                              HTTP_UPLOAD_LENGTH="10", **tus)
+    assert response.status_code == 413 and Upload.objects.count() == 0
+
+
+def test_creation_whose_first_bytes_fail_their_checksum_still_says_where_the_upload_is(
+        client: Client, tus: dict[str, str]) -> None:
+    response = client.generic("POST", "/api/uploads/", DATA[:1000], content_type=OFFSET_TYPE,
+                              HTTP_UPLOAD_LENGTH=str(len(DATA)), HTTP_UPLOAD_CHECKSUM=sha1_header(b"x"), **tus)
+    assert response.status_code == 201 and response["Upload-Offset"] == "0"
+    assert client.head(response["Location"], **tus)["Upload-Offset"] == "0"
+
+
+def test_a_chunked_patch_without_a_length_is_411(client: Client, tus: dict[str, str]) -> None:
+    url = create(client, tus)["Location"]
+    response = client.generic("PATCH", url, b"", CONTENT_TYPE=OFFSET_TYPE, HTTP_UPLOAD_OFFSET="0",
+                              HTTP_TRANSFER_ENCODING="chunked", **tus)
+    assert response.status_code == 411
+
+
+def test_every_answer_names_the_protocol_version_even_404(client: Client, tus: dict[str, str]) -> None:
+    response = client.head("/api/uploads/00000000-0000-0000-0000-000000000001/", **tus)
+    assert response.status_code == 404 and response["Tus-Resumable"] == "1.0.0"
+
+
+def test_the_filename_is_kept_for_display_only(client: Client, tus: dict[str, str]) -> None:
+    response = create(client, tus, HTTP_UPLOAD_METADATA=f"filename {b64('../../etc/pa' + chr(0) + 'sswd')}")
+    asset = MediaAsset.objects.get()
+    assert response.status_code == 201 and asset.filename == "passwd"
+    assert staged(response["Location"]).name == f"{asset.id}.upload"

@@ -117,7 +117,8 @@ def staged_leftovers(stack: AppStack, s3: S3Server, asset_id: str) -> list[str]:
     completed or aborted, tails, the staged object or file."""
     if stack.env.get("MEDIA_STORAGE") == "s3":
         pending = s3.client.list_multipart_uploads(Bucket=s3.bucket, Prefix=f"incoming/{asset_id}")
-        return [u["Key"] for u in pending.get("Uploads", [])] + s3.keys(f"incoming/{asset_id}")
+        return ([u["Key"] for u in pending.get("Uploads", [])] + s3.keys(f"incoming/{asset_id}")
+                + s3.keys(f"incoming/tails/{asset_id}/"))
     return [p.name for p in stack.staging_root.glob(f"{asset_id}*")]
 
 

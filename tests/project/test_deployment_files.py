@@ -246,11 +246,23 @@ def test_nginx_has_room_for_a_thousand_slow_clients_in_one_worker() -> None:
     assert min(limits["soft"], limits["hard"]) >= int(descriptors)
 
 
+def tus_location() -> Directive:
+    [location] = [d for d in find(site_as_compose_renders_it(), "location")
+                  if d.args == ("/api/uploads/",)]
+    return location
+
+
 def test_only_uploads_stream_through_nginx_to_django_other_bodies_are_buffered() -> None:
     site = site_as_compose_renders_it()
     assert only(upload_location().block, "proxy_request_buffering") == ("off",)
-    assert len(find(site, "proxy_request_buffering")) == 1
+    assert only(tus_location().block, "proxy_request_buffering") == ("off",)
+    assert len(find(site, "proxy_request_buffering")) == 2
     assert only(site, "proxy_http_version") == ("1.1",)
+
+
+def test_nginx_takes_the_upload_pages_tus_chunks(settings) -> None:
+    (value,) = only(tus_location().block, "client_max_body_size")
+    assert settings.MEDIA_UPLOAD_CHUNK_SIZE <= size(value) <= 128 * MIB
 
 
 def test_bodies_other_than_uploads_are_small() -> None:

@@ -95,7 +95,7 @@ class S3Blob:
             yield from open_s3_range(self.client, self.bucket, self.key, ByteRange(first, last))
 
     def delete(self) -> None:
-        storage.call_s3(storage.media_storage().delete, name=self.key)
+        storage.call_s3(storage.s3_storage().delete, name=self.key)
 
 
 def staging_blob(key: str) -> Blob:

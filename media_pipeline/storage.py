@@ -89,11 +89,21 @@ def ensure_local_dirs() -> None:
 # --- S3 -------------------------------------------------------------------------------------
 
 
-def _s3_storage() -> S3Storage:
+def s3_storage() -> S3Storage:
+    """The S3 storage: the media storage itself, or, where MEDIA_STORAGE has since become
+    local but a bucket is still configured, one for the rows stored on S3 before (they keep
+    streaming, and their objects can still be deleted)."""
     store = media_storage()
-    if not isinstance(store, S3Storage):
-        raise ImproperlyConfigured("S3 is used, but the media storage is not S3Storage.")
-    return store
+    if isinstance(store, S3Storage):
+        return store
+    if getattr(settings, "AWS_STORAGE_BUCKET_NAME", ""):
+        return _earlier_s3_storage()
+    raise ImproperlyConfigured("An asset is stored on S3, but no AWS_STORAGE_BUCKET_NAME is set.")
+
+
+@cache
+def _earlier_s3_storage() -> S3Storage:
+    return S3Storage()
 
 
 def s3_client() -> Any:
@@ -105,11 +115,11 @@ def s3_client() -> Any:
     thread's first seek wait for its own. The storage's `bucket` is built once and shared by
     the storage's own saves and deletes; its client (boto3 clients are thread-safe) is ours too.
     So `exists()` and `url()`, which take the per-thread connection, are not used."""
-    return _s3_storage().bucket.meta.client
+    return s3_storage().bucket.meta.client
 
 
 def s3_bucket() -> str:
-    return _s3_storage().bucket_name
+    return s3_storage().bucket_name
 
 
 @cache
@@ -127,9 +137,10 @@ def presigning_client() -> Any:
 
 
 @receiver(setting_changed)
-def _forget_presigning_storage(*, setting: str, **kwargs: Any) -> None:
+def _forget_s3_storages(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("AWS_") or setting == "STORAGES":
         _presigning_storage.cache_clear()
+        _earlier_s3_storage.cache_clear()
 
 
 def prepare_s3_client() -> None:

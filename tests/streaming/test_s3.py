@@ -170,3 +170,11 @@ def test_redirect_mode_still_checks_access(client: Client, s3_asset: MediaAsset,
 
 def s3_settings_bucket(settings) -> str:
     return settings.AWS_STORAGE_BUCKET_NAME
+
+
+def test_an_asset_stored_on_s3_still_streams_after_media_storage_becomes_local(
+        client: Client, s3_asset: MediaAsset, settings) -> None:
+    use_media_storage(settings, "local")  # the bucket settings stay, as an operator would leave them
+    response = client.get(stream_url(s3_asset), headers={"Range": "bytes=10-19"})
+    assert response.status_code == HTTPStatus.PARTIAL_CONTENT
+    assert body_of(response) == DATA[10:20]

@@ -98,6 +98,14 @@ class S3Blob:
         storage.call_s3(storage.s3_storage().delete, name=self.key)
 
 
+def delete_stored(asset_id: object) -> None:
+    """Delete every object the pipeline may have stored for the asset: original, rendition,
+    poster (the keys come from the id alone)."""
+    for key in (storage.final_key(asset_id), storage.playable_key(asset_id),
+                storage.poster_key(asset_id)):
+        stored_blob(key).delete()
+
+
 def staging_blob(key: str) -> Blob:
     if storage.backend() == "s3":
         return S3Blob(key)

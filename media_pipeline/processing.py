@@ -335,6 +335,13 @@ def process(asset_id: uuid.UUID | str, transcode: bool = False) -> MediaAsset | 
         except HandOff:
             hand_to_transcoders(asset.id)
             raise
+        finally:
+            if not MediaAsset.objects.filter(pk=asset.id).exists():
+                # Deleted while this run went on: what it stored after the deletion removed
+                # the asset's objects (a poster, a rendition) goes too.
+                logger.info("asset %s was deleted while it was processed; removing its objects",
+                            asset.id)
+                blobs.delete_stored(asset.id)
 
 
 def _index_first(copy: WorkingCopy, mime: str) -> bool:

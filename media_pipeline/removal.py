@@ -23,10 +23,7 @@ def delete_asset(asset: MediaAsset) -> None:
         with resumable.lease(upload):
             Upload.objects.filter(pk=upload.pk).update(expires_at=timezone.now())  # later PATCHes: 410
             resumable.discard(upload)
-    keys = [storage.final_key(asset.id), storage.playable_key(asset.id),
-            storage.poster_key(asset.id)]
-    for key in keys:
-        blobs.stored_blob(key).delete()
+    blobs.delete_stored(asset.id)
     if asset.staging_key:
         blobs.staging_blob(asset.staging_key).delete()
     asset.delete()

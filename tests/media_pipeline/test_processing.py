@@ -143,3 +143,30 @@ def test_a_local_uploads_checksum_is_its_sha256(tmp_path: Path, size: int) -> No
         assert beside_copy.sha256 == hashlib.sha256(data).hexdigest()
     alone = processing.working_copy(blobs.LocalBlob("upload", tmp_path / "upload"), tmp_path)
     assert (alone.size, alone.sha256) == (size, hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.django_db(transaction=True)  # the poster is stored from a second thread
+def test_an_asset_deleted_while_it_is_processed_keeps_no_object(local_media: Path, sample_media,
+                                                                monkeypatch) -> None:
+    """The owner deletes the asset just before its poster is stored: what the run stores
+    after the deletion is removed too."""
+    from media_pipeline import storage
+    from media_pipeline.ingest import ingest_file
+    from media_pipeline.removal import delete_asset
+
+    owner = User.objects.create_user("olga")
+    asset = ingest_file(sample_media["mp4"], owner)  # its index is at the end: remux + poster
+    put_file = blobs.put_file
+
+    def deleted_first(path: Path, key: str, content_type: str):
+        if key == storage.poster_key(asset.id) and MediaAsset.objects.filter(pk=asset.pk).exists():
+            delete_asset(MediaAsset.objects.get(pk=asset.pk))  # the DELETE lands mid-run
+        return put_file(path, key, content_type)
+
+    monkeypatch.setattr(blobs, "put_file", deleted_first)
+    with pytest.raises(FileNotFoundError):  # the staged upload went with the asset
+        processing.process(asset.id)
+    assert not MediaAsset.objects.filter(pk=asset.pk).exists()
+    left = [p for p in (local_media / "media").rglob("*") if p.is_file()]
+    assert left == [], left
+    assert not storage.staging_path(f"{asset.id}.upload").exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from media_pipeline import blobs, resumable, storage
@@ -35,9 +35,9 @@ def reap_expired_uploads() -> int:
     finished ones past theirs (their assets stay); finish any whose last byte arrived but whose
     asset was never enqueued. Returns how many unfinished uploads went."""
     now = timezone.now()
-    for upload in Upload.objects.filter(completed_at__isnull=True):
-        if resumable.is_stalled(upload):
-            resumable.complete(upload)
+    # `resumable.is_stalled`, in SQL: the reaper need not read every upload in progress.
+    for upload in Upload.objects.filter(completed_at__isnull=True, offset=F("length")):
+        resumable.complete(upload)
     Upload.objects.filter(completed_at__isnull=False, expires_at__lte=now).delete()
     reaped = 0
     expired = Upload.objects.select_related("asset").filter(

@@ -402,3 +402,15 @@ def test_the_filename_is_kept_for_display_only(client: Client, tus: dict[str, st
     asset = MediaAsset.objects.get()
     assert response.status_code == 201 and asset.filename == "passwd"
     assert staged(response["Location"]).name == f"{asset.id}.upload"
+
+
+def test_the_reaper_finishes_an_upload_whose_last_byte_arrived_but_was_never_enqueued(
+        client: Client, tus: dict[str, str]) -> None:
+    url = create(client, tus, length=10)["Location"]
+    create(client, tus)  # another, still arriving: left alone
+    patch(client, url, tus, DATA[:10], 0)
+    MediaAsset.objects.filter(upload__length=10).update(status=MediaAsset.Status.UPLOADING)
+    Upload.objects.filter(length=10).update(completed_at=None)
+    assert reap_expired_uploads() == 0
+    statuses = dict(MediaAsset.objects.values_list("upload__length", "status"))
+    assert statuses == {10: "pending", len(DATA): "uploading"}

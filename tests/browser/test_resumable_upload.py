@@ -112,6 +112,8 @@ def test_a_dropped_patch_a_pause_and_a_reload_lose_nothing(page: Page, stack: Ap
     # Pause: nothing more is sent and the bar holds still; Resume goes on.
     item = page.locator(".upload").last
     item.get_by_role("button", name="Pause").click()
+    # A PATCH the click raced with is aborted (or, just started, seen) within a moment.
+    page.wait_for_timeout(500)
     held = confirmed(page)
     sent_before = len(patches)
     page.wait_for_timeout(1500)

@@ -123,6 +123,15 @@ def plan(mime: str, info: MediaInfo, index_first: bool) -> Plan:
     return Plan(Method.REMUX, "video/mp4", container)
 
 
+def may_remux(mime: str, index_first: bool) -> bool:
+    """Could `plan` choose a remux for a file libmagic calls `mime`, depending on what ffprobe
+    finds? (The pipeline starts that remux while the probe runs: RemuxAhead.) False where
+    it never would: pictures, an index-first MP4, sound outside an MP4."""
+    if mime.startswith("video/"):
+        return not (mime == "video/mp4" and index_first)
+    return mime == "audio/mp4" and not index_first
+
+
 def _plan_sound(mime: str, info: MediaInfo, index_first: bool) -> Plan:
     playable = PLAYABLE_AUDIO_FILES.get(info.format_name, frozenset())
     problem = audio_problem(info, playable) or ("" if playable else f"{mime} audio")

@@ -39,7 +39,7 @@ from django.utils import timezone
 from media_pipeline import analysis, blobs, playback, renditions, storage
 from media_pipeline.conf import poster_limits, probe_limits
 from media_pipeline.errors import Unacceptable
-from media_pipeline.ffmpeg import InputFormat
+from media_pipeline.ffmpeg import BoxError, InputFormat
 from media_pipeline.models import MediaAsset
 from media_pipeline.progress import Progress
 
@@ -170,27 +170,38 @@ def _source(asset: MediaAsset) -> blobs.Blob:
 
 class Beside:
     """Work that runs on a second core while ffprobe and ffmpeg run: the checksum of a local
-    upload, and the poster of a video whose picture the rendition copies. A remux is bound by
-    one core's copying; one after the other, the checksum and the poster of a one-minute 1080p
-    clip took longer than its remux (0.29 s beside 0.18 s, `make bench-transcode`'s source). On leaving with an error (a refused file, a hand-off to the
-    transcoders) the checksum stops at its next chunk instead of reading the rest of the file,
-    and a poster under way is killed and not stored. While both run, a task has two boxed
-    ffmpegs at once, each within FFMPEG_MEMORY_BYTES.
+    upload, the poster of a video whose picture the rendition copies, and a remux started
+    ahead of the probe (RemuxAhead). A remux is bound by one core's copying; one after the
+    other, the checksum and the poster of a one-minute 1080p clip took longer than its remux
+    (0.29 s beside 0.18 s, `make bench-transcode`'s source). On leaving with an error (a
+    refused file, a hand-off to the transcoders) the checksum stops at its next chunk instead
+    of reading the rest of the file, and any ffmpeg under way here is killed and what it made
+    is not stored. A task has at most three boxed ffmpegs at once (the probe or the
+    rendition, a remux ahead being dropped, the poster), each within FFMPEG_MEMORY_BYTES.
     """
 
     def __init__(self, name: str) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix=name)
+        # The checksum, the poster and a remux started ahead of the probe (RemuxAhead).
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix=name)
         self.stopping = threading.Event()
+        self._stops = [self.stopping]
 
     def submit(self, fn: Callable[..., T], *args: object) -> Future[T]:
         return self._pool.submit(fn, *args)
+
+    def stop_event(self) -> threading.Event:
+        """An event of one piece of work's own, set also when the steps fail."""
+        event = threading.Event()
+        self._stops.append(event)
+        return event
 
     def __enter__(self) -> Beside:
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
-            self.stopping.set()  # the checksum stops at its next chunk, a poster's ffmpeg is killed
+            for event in self._stops:  # the checksum stops at its next chunk, ffmpegs are killed
+                event.set()
         self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
@@ -229,13 +240,22 @@ def _refuse(mime: str) -> Unacceptable:
     return Unacceptable(f"Files of type {mime} are not accepted here.")
 
 
-def describe(copy: WorkingCopy, workdir: Path | None = None) -> tuple[str, analysis.MediaInfo, InputFormat]:
+def sniff(copy: WorkingCopy) -> str:
+    """The MIME type libmagic reads from the content; `Unacceptable` for a type outside the
+    allow-list, which so never reaches ffmpeg."""
+    mime = analysis.sniff_mime(copy.head())
+    if (not analysis.accepted(mime, settings.MEDIA_ALLOWED_TYPES)
+            and not analysis.needs_probe_to_decide(mime)):
+        raise _refuse(mime)
+    return mime
+
+
+def describe(copy: WorkingCopy, workdir: Path | None = None,
+             sniffed: str | None = None) -> tuple[str, analysis.MediaInfo, InputFormat]:
     """The real MIME type, from content only, what ffprobe reads of the media, and the demuxer
     the later steps must use. A type outside the allow-list never reaches ffprobe."""
     allowed = settings.MEDIA_ALLOWED_TYPES
-    mime = analysis.sniff_mime(copy.head())
-    if not analysis.accepted(mime, allowed) and not analysis.needs_probe_to_decide(mime):
-        raise _refuse(mime)
+    mime = sniffed or sniff(copy)
     info = analysis.probe(copy.path, mime, probe_limits(), scratch=workdir)
     fmt = analysis.probed_format(info, analysis.input_format(mime))
     if not mime.startswith("image/"):
@@ -257,6 +277,49 @@ def make_rendition(plan: playback.Plan, copy: WorkingCopy, fmt: InputFormat,
     # (a remux is little more than one) for a validator the stream can take from the stored
     # object (media_pipeline.streams.strong_etag). The original's checksum is the asset's.
     return WorkingCopy(target, target.stat().st_size, "")
+
+
+class RemuxAhead:
+    """The remux, started as soon as libmagic has named the file, while ffprobe reads it.
+
+    A remux is one stream copy whose arguments and limits need nothing the probe reads
+    (renditions.remux), and the probe costs about a tenth of it: ffprobe's start-up alone
+    (Debian's links 215 libraries) is 0.10 s beside a stream copy of about a second per
+    900 MiB (`make bench-transcode`). So where the sniffed type may turn out a remux
+    (`playback.may_remux`), the copy starts at once. If the plan is a remux of the same
+    demuxer, its result is the rendition; otherwise it is killed, and what it wrote
+    removed, before anything else is made. A wrong guess (an iPhone's HEVC, AC-3 sound) costs
+    the stream copy of the probe's tenth of a second, on the second core. Nothing about
+    the file is trusted earlier than before: the copy runs in the same box, with the demuxer
+    pinned to the sniffed type, as ffprobe does.
+    """
+
+    def __init__(self, beside: Beside, copy: WorkingCopy, mime: str, workdir: Path,
+                 progress: Progress) -> None:
+        self.fmt = analysis.input_format(mime)
+        self.target = workdir / "playable.mp4"
+        self.progress = progress
+        self.cancel = beside.stop_event()
+        progress.start(self.target.with_suffix(".progress"), None)  # the length comes with the probe
+        self.future = beside.submit(renditions.remux, copy.path, self.fmt, self.target,
+                                    copy.size, progress.path, self.cancel)
+
+    def rendition(self, plan: playback.Plan, fmt: InputFormat,
+                  info: analysis.MediaInfo) -> WorkingCopy | None:
+        """The remux, if the plan is this one (its failure is the plan's failure); else None,
+        once the guess is stopped and its output gone."""
+        if plan.method is playback.Method.REMUX and fmt == self.fmt:
+            self.progress.duration = info.duration
+            self.future.result()
+            return WorkingCopy(self.target, self.target.stat().st_size, "")
+        self.cancel.set()
+        try:
+            self.future.result()
+        except (CancelledError, Unacceptable, BoxError) as exc:  # the plan's own run will say
+            logger.debug("remux ahead stopped: %r", exc)
+        self.target.unlink(missing_ok=True)
+        logger.debug("remux ahead dropped: the plan is %s", plan.method)
+        return None
 
 
 def store_original(asset: MediaAsset, source: blobs.Blob, copy: WorkingCopy) -> Stored:
@@ -356,7 +419,12 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
         copy = working_copy(source, workdir, beside)
         if copy.size == 0:
             raise Unacceptable("The file is empty.")
-        mime, info, fmt = describe(copy, workdir)
+        sniffed = sniff(copy)
+        # Not on the transcode queue: an asset there was handed off because it needs more.
+        ahead = (RemuxAhead(beside, copy, sniffed, workdir, progress)
+                 if not transcode and playback.may_remux(sniffed, _index_first(copy, sniffed))
+                 else None)
+        mime, info, fmt = describe(copy, workdir, sniffed)
         plan = playback.plan(mime, info, _index_first(copy, mime))
         logger.info("asset %s: %s, %s%s", asset.id, mime, plan.method,
                     f" ({plan.reason})" if plan.reason else "")
@@ -370,7 +438,9 @@ def _run(asset: MediaAsset, progress: Progress, transcode: bool) -> MediaAsset:
             # original, beside the rendition.
             poster = beside.submit(make_poster, asset, copy, fmt, info, workdir / "poster.jpg",
                                    beside.stopping)
-        rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
+        rendition = ahead.rendition(plan, fmt, info) if ahead else None
+        if rendition is None:
+            rendition = make_rendition(plan, copy, fmt, info, workdir, progress)
         poster = poster if isinstance(poster, Poster) else poster.result()
         if info.has_video and not is_image and not poster.key and rendition is not None:
             # From the rendition: upright, deinterlaced and tone-mapped as it plays (a

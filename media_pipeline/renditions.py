@@ -7,6 +7,7 @@ nothing in them comes from the upload but numbers ffprobe parsed.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from media_pipeline.analysis import MediaInfo
@@ -23,6 +24,8 @@ MP4_OUT = ["-movflags", "+faststart", "-f", "mp4"]
 # The first video stream (cover art and data streams aside) and the first audio stream, if any:
 # MP4 cannot carry every stream another container may hold (subtitles, timecode, data).
 FIRST_STREAMS = ["-map", "0:V:0?", "-map", "0:a:0?", "-sn", "-dn"]
+# A stream copy needs nothing ffprobe read: it can start before the probe ends (`remux`).
+REMUX = [*FIRST_STREAMS, "-c", "copy", *MP4_OUT]
 MAX_HEIGHT = 1080  # of the shorter side, as displayed
 
 
@@ -60,7 +63,7 @@ HDR_TO_SDR = ("zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
 def output_args(plan: Plan, info: MediaInfo) -> list[str]:
     """ffmpeg's arguments after the input, for the plan's method."""
     if plan.method is Method.REMUX:
-        return [*FIRST_STREAMS, "-c", "copy", *MP4_OUT]
+        return REMUX
     if plan.method is Method.AUDIO:
         video = ["-c:v", "copy"] if info.has_video else ["-vn"]
         return [*FIRST_STREAMS, *video, *AUDIO, *MP4_OUT]
@@ -86,6 +89,9 @@ def make(plan: Plan, source: Path, fmt: InputFormat, info: MediaInfo, target: Pa
     """Write the plan's rendition of `source` to `target` (raises `ToolFailed` with a sentence),
     reporting how far it has got to `progress`."""
     progress.start(target.with_suffix(".progress"), info.duration)
+    if plan.method is Method.REMUX:
+        remux(source, fmt, target, source_size, progress.path)
+        return
     if plan.is_picture:
         limits = picture_limits((info.width or 0) * (info.height or 0))
         what = "Converting the picture for browsers"
@@ -95,6 +101,16 @@ def make(plan: Plan, source: Path, fmt: InputFormat, info: MediaInfo, target: Pa
     run("ffmpeg", source, fmt, limits=limits, what=what,
         outputs=[*output_args(plan, info), "-y", f"file:{target}"],
         output=target, scratch=target.parent, progress=progress.path)
+
+
+def remux(source: Path, fmt: InputFormat, target: Path, source_size: int,
+          progress: Path | None, cancel: threading.Event | None = None) -> None:
+    """The remux's one ffmpeg run. Its arguments and limits depend on the input's demuxer and
+    size only, never on what ffprobe read, which is what lets the pipeline start it before
+    the probe has finished (processing.RemuxAhead); `cancel` kills it (`CancelledError`)."""
+    run("ffmpeg", source, fmt, limits=transcode_limits(source_size, Method.REMUX, None),
+        what=STEP_NAMES[Method.REMUX], outputs=[*REMUX, "-y", f"file:{target}"],
+        output=target, scratch=target.parent, progress=progress, cancel=cancel)
 
 
 def playback_codecs(plan: Plan, info: MediaInfo) -> tuple[str, str]:

@@ -269,3 +269,37 @@ def test_an_inspection_proof_worker_still_starts_inspectable_children() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=30, cwd=Path(__file__).resolve().parents[2], check=False)
     assert result.stdout.split() == ["True", "0", "1"], result.stderr
+
+
+def _video(path: Path, keyint: int) -> Path:
+    """Six seconds of a moving test pattern at 25 fps, a keyframe every `keyint` frames."""
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc=size=320x240:rate=25:duration=6", "-c:v", "libx264", "-preset",
+                    "ultrafast", "-g", str(keyint), "-keyint_min", str(keyint),
+                    "-sc_threshold", "0", "-pix_fmt", "yuv420p", str(path)],
+                   check=True, timeout=60)
+    return path
+
+
+def _frame_at(path: Path, seconds: float) -> bytes:
+    """The exactly decoded frame at `seconds`, made into a JPEG as the poster is."""
+    return subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-ss", str(seconds),
+                           "-i", str(path), "-frames:v", "1", "-vf", "scale='min(640,iw)':-2",
+                           "-q:v", "4", "-f", "image2", "-"],
+                          capture_output=True, check=True, timeout=60).stdout
+
+
+@pytest.mark.parametrize(("keyint", "frame_time"), [
+    (50, 2.0),    # keyframes at 0, 2, 4 s: the first one at or after 1 s
+    (1000, 1.0),  # one keyframe in all: the frame at 1 s, decoded exactly
+])
+def test_the_poster_is_the_first_keyframe_after_a_second_or_else_the_frame_there(
+        tmp_path: Path, settings, keyint: int, frame_time: float) -> None:
+    from media_pipeline.analysis import extract_poster
+    from media_pipeline.conf import poster_limits
+
+    video = _video(tmp_path / "video.mp4", keyint)
+    extract_poster(video, MOV, tmp_path / "poster.jpg", 6.0, poster_limits())
+    poster = (tmp_path / "poster.jpg").read_bytes()
+    assert poster == _frame_at(video, frame_time)
+    assert poster != _frame_at(video, 3.0)  # the pattern moves: frames differ

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import subprocess
+import tempfile
 import threading
 from concurrent.futures import CancelledError
 from datetime import timedelta
@@ -13,7 +16,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from media_pipeline import blobs, processing
+from media_pipeline import blobs, processing, storage
 from media_pipeline.models import MediaAsset
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +173,80 @@ def test_an_asset_deleted_while_it_is_processed_keeps_no_object(local_media: Pat
     left = [p for p in (local_media / "media").rglob("*") if p.is_file()]
     assert left == [], left
     assert not storage.staging_path(f"{asset.id}.upload").exists()
+
+
+def _mkv(path: Path, video: list[str], audio: list[str]) -> Path:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+                    *video, "-pix_fmt", "yuv420p", *audio, "-shortest", str(path)],
+                   check=True, timeout=120)
+    return path
+
+
+H264 = ["-c:v", "libx264", "-preset", "ultrafast"]
+
+
+def _steps(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The boxed ffmpeg runs that finished, by step name."""
+    return [m.split("step='")[1].split("'")[0] for m in caplog.messages if "ffmpeg-box tool=" in m]
+
+
+@pytest.mark.django_db(transaction=True)  # the remux runs ahead in a second thread
+def test_a_remux_started_before_the_probe_is_the_rendition(local_media: Path, tmp_path: Path,
+                                                          caplog) -> None:
+    from media_pipeline.ingest import ingest_file
+
+    caplog.set_level(logging.DEBUG, logger="media_pipeline")
+    owner = User.objects.create_user("rhea")
+    asset = ingest_file(_mkv(tmp_path / "clip.mkv", H264, ["-c:a", "aac"]), owner)
+    done = processing.process(asset.id)
+    assert (done.status, done.playback_method) == (Status.READY, "remux")
+    assert _steps(caplog).count("Preparing the video for streaming") == 1
+    assert not any("remux ahead dropped" in m for m in caplog.messages)
+    rendition = local_media / "media" / done.storage_key
+    assert _probe(rendition, "format=format_name") == "mov,mp4,m4a,3gp,3g2,mj2"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_remux_guessed_wrong_is_stopped_and_the_plans_own_rendition_stored(
+        local_media: Path, tmp_path: Path, caplog) -> None:
+    """AC-3 sound: the plan copies the picture and converts the sound. The stream copy started
+    ahead of the probe is dropped (killed if still running: test_ffmpeg shows a cancelled
+    run killed and reaped), and what is stored has AAC."""
+    from media_pipeline.ingest import ingest_file
+
+    caplog.set_level(logging.DEBUG, logger="media_pipeline")
+    owner = User.objects.create_user("remi")
+    asset = ingest_file(_mkv(tmp_path / "clip.mkv", H264, ["-c:a", "ac3"]), owner)
+    done = processing.process(asset.id)
+    assert (done.status, done.playback_method) == (Status.READY, "audio")
+    assert any("remux ahead dropped" in m for m in caplog.messages)
+    assert _steps(caplog).count("Converting the sound for browsers") == 1
+    rendition = local_media / "media" / done.storage_key
+    assert _probe(rendition, "stream=codec_name") == "h264\naac"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_off_to_the_transcoders_leaves_no_remux_running(local_media: Path,
+                                                                tmp_path: Path) -> None:
+    from media_pipeline.ingest import ingest_file
+
+    owner = User.objects.create_user("hana")
+    source = _mkv(tmp_path / "clip.mkv", ["-c:v", "libx265", "-preset", "ultrafast",
+                                          "-x265-params", "log-level=error"], ["-c:a", "aac"])
+    asset = ingest_file(source, owner)
+    staged = storage.staging_path(MediaAsset.objects.get(pk=asset.pk).staging_key)
+    with pytest.raises(processing.HandOff):
+        processing.process(asset.id)
+    assert subprocess.run(["pgrep", "-f", str(staged)], capture_output=True,
+                          check=False).returncode == 1
+    assert not list(Path(tempfile.gettempdir()).glob(f"{processing.SCRATCH_PREFIX}{asset.id}*"))
+    done = processing.process(asset.id, transcode=True)
+    assert (done.status, done.playback_method) == (Status.READY, "transcode")
+
+
+def _probe(path: Path, entries: str) -> str:
+    return subprocess.run(["ffprobe", "-v", "error", "-show_entries", entries, "-of",
+                           "default=nw=1:nk=1", str(path)],
+                          capture_output=True, text=True, check=True).stdout.strip()

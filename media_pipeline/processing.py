@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
+import os
 import shutil
 import tempfile
 import threading
@@ -150,12 +152,6 @@ def digest(chunks: Iterator[bytes], sink: Callable[[bytes], object] | None = Non
     return size, sha.hexdigest()
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(blobs.READ_CHUNK):
-            yield chunk
-
-
 def _source(asset: MediaAsset) -> blobs.Blob:
     """The staged upload, or the stored copy if an earlier attempt moved it before crashing."""
     if asset.staging_key:
@@ -200,20 +196,35 @@ class Beside:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         if exc_type is not None:
-            for event in self._stops:  # the checksum stops at its next chunk, ffmpegs are killed
+            for event in self._stops:  # the checksum stops at its next slice, ffmpegs are killed
                 event.set()
         self._pool.shutdown(wait=True, cancel_futures=exc_type is not None)
 
 
+# A slice of the mapped file per hash update: the stop is checked between slices.
+DIGEST_SLICE = 16 * 1024 * 1024
+
+
 def _file_digest(path: Path, stopping: threading.Event) -> str:
-    """SHA-256 of a local file, chunk by chunk, so that it can stop half-way (which
-    `hashlib.file_digest` cannot). Reading into one reused buffer instead was no faster
-    (865 MiB: 0.59-0.65 s either way, in the page cache)."""
+    """SHA-256 of a local file, slice by slice, so that it can stop half-way (which
+    `hashlib.file_digest` cannot). The file is mapped rather than read: hashing from the
+    page cache saves copying every byte into a buffer first, which was a fifth of the
+    checksum's cost (865 MiB: 0.80 s and 0.01 s system time mapped, 0.99 s and 0.17-0.23 s
+    read into a reused buffer), and the checksum shares its core with a remux's probe and
+    poster. The mapping is of a finished upload that nothing writes any more; were it
+    truncated under us, the worker would die of SIGBUS and the task, acknowledged late, run
+    again."""
     sha = hashlib.sha256()
-    for chunk in _file_chunks(path):
-        if stopping.is_set():
-            raise CancelledError
-        sha.update(chunk)
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:  # mmap cannot map an empty file
+            return sha.hexdigest()
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+            with memoryview(mapped) as view:
+                for offset in range(0, len(view), DIGEST_SLICE):
+                    if stopping.is_set():
+                        raise CancelledError
+                    sha.update(view[offset:offset + DIGEST_SLICE])
     return sha.hexdigest()
 
 

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 from concurrent.futures import CancelledError
 from datetime import timedelta
 from pathlib import Path
@@ -113,6 +114,19 @@ def test_scratch_left_by_a_dead_worker_is_swept_and_a_live_claim_keeps_its_own(
     assert processing.sweep_scratch() == 2
 
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([kept.name, other.name])
+
+
+def test_work_submitted_to_yield_runs_at_a_lower_priority_than_the_task() -> None:
+    """The checksum's thread gives the core to the remux, the probe and the poster."""
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    with processing.Beside("test") as beside:
+        yielding = beside.submit_yielding(priority).result(timeout=5)
+        ordinary = beside.submit(priority).result(timeout=5)
+    assert ordinary == priority()
+    assert yielding == min(19, priority() + processing.YIELDING_NICE)
+    assert yielding > ordinary
 
 
 def test_a_checksum_beside_stops_at_its_next_slice_when_the_steps_fail(tmp_path: Path) -> None:

@@ -49,13 +49,18 @@ def video_args(info: MediaInfo) -> list[str]:
             "-sc_threshold", "0"]
 
 
-# PeerTube's preset (FIELD_NOTES) at x264's default quality. `make bench-transcode` on this
-# project's 2-core machine: 60 s of grainy 1080p30 HEVC transcoded in 34 s (0.57x its
-# duration), SSIM 0.983 against the source, 5.7 Mb/s. On an earlier test clip, `faster`
-# took 71 s, past the 0.9x budget, where `veryfast` took 49-53 s and `superfast` 32-35 s.
+# PeerTube's preset (FIELD_NOTES) at x264's default quality, with subpixel motion refinement
+# at its cheapest (subme=1, veryfast's is 2). On grainy 1080p30 HEVC (`make bench-transcode`'s
+# source, 20 s of it, A/B in turn on this project's 2-core machine) subme=1 took 0.79x the CPU
+# of plain veryfast, with SSIM 0.9836 against 0.9830 and a 16% larger file; at CRF 24 it made
+# the same size as veryfast at 23 (SSIM 0.9823). `superfast` was as fast but, without x264's
+# macroblock tree, made a file three times the size; `faster` took 1.4x veryfast's time on
+# an earlier clip.
+# The 60 s clip: veryfast 34 s (0.57x its duration) on a fast day of the machine, 70 s on a
+# slow one; with subme=1 52-56 s on the slow one. Decoding the HEVC is a third of the CPU.
 # CRF rather than a bitrate: a talking head gets a small file and a football match the bits
 # it needs.
-X264 = ["-preset", "veryfast", "-crf", "23"]
+X264 = ["-preset", "veryfast", "-x264-params", "subme=1", "-crf", "23"]
 HDR_TO_SDR = ("zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,"
               "tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv")
 

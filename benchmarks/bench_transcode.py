@@ -16,15 +16,18 @@ For each playback path, one source made once with ffmpeg and kept under var/benc
 The pipeline is `media_pipeline.processing.process`, the function the Celery tasks call, run
 in this process on an asset whose upload is already in staging (the broker hop is not timed):
 checksum, libmagic, ffprobe, the rendition, the poster and the store, with every ffmpeg run in
-its box. The checksum and a copied video's poster run on the second core beside ffmpeg, which a
-worker running two tasks on two cores would not have to spare: the figures are for one task
-on an otherwise idle machine. On local disk the store is a rename. The bare command is the same ffmpeg arguments the box runs
-(`renditions.output_args`), without the box. Rounds alternate which goes first; the figure is
-the median round's ratio (target <= 1.10), and the seconds the pipeline added. Every file costs
-the pipeline a fixed ~0.15 s (libmagic, ffprobe, the database): beside the 0.2 s a stream copy
-of a one-minute clip takes, that alone doubles it, so the remux and audio sources are ten
-minutes long, where what is measured is what the pipeline adds per byte. The peak memory of each ffmpeg run comes from the
-box's own `ffmpeg-box ... peak_rss=` log line and is compared with FFMPEG_MEMORY_BYTES.
+its box. The checksum (at a lower priority), ffprobe and a copied video's poster run on the
+second core beside ffmpeg, which a worker running two tasks on two cores would not have to
+spare: the figures are for one task on an otherwise idle machine. On local disk the store is a
+rename. The bare command is the same ffmpeg arguments the box runs (`renditions.output_args`),
+without the box. Rounds alternate which goes first; the figure is the median round's ratio
+(target <= 1.10), and the seconds the pipeline added. Every file costs the pipeline some fixed
+CPU (ffprobe 0.18 and the poster 0.16-0.23 CPU-s on the remux source, libmagic, the
+database), and its checksum ~1 CPU-s a GiB: beside the 0.2 s a stream copy of a one-minute clip takes, the fixed
+part alone doubles it, so the remux and audio sources are ten minutes long, where what is
+measured is what the pipeline adds per byte. Single rounds spread by about +-0.15 on this
+machine: give `--rounds 5` or more when comparing. The peak memory of each ffmpeg run comes from
+the box's own `ffmpeg-box ... peak_rss=` log line and is compared with FFMPEG_MEMORY_BYTES.
 """
 
 from __future__ import annotations

@@ -23,11 +23,12 @@ rename. The bare command is the same ffmpeg arguments the box runs (`renditions.
 without the box. Rounds alternate which goes first; the figure is the median round's ratio
 (target <= 1.10), and the seconds the pipeline added. Every file costs the pipeline some fixed
 CPU (ffprobe 0.18 and the poster 0.16-0.23 CPU-s on the remux source, libmagic, the
-database), and its checksum ~1 CPU-s a GiB: beside the 0.2 s a stream copy of a one-minute clip takes, the fixed
-part alone doubles it, so the remux and audio sources are ten minutes long, where what is
-measured is what the pipeline adds per byte. Single rounds spread by about +-0.15 on this
-machine: give `--rounds 5` or more when comparing. The peak memory of each ffmpeg run comes from
-the box's own `ffmpeg-box ... peak_rss=` log line and is compared with FFMPEG_MEMORY_BYTES.
+database), and its checksum ~1 CPU-s a GiB: beside the 0.2 s a stream copy of a one-minute
+clip takes, the fixed part alone doubles it, so the remux and audio sources are ten minutes
+long, where what is measured is what the pipeline adds per byte. Single rounds spread by
+about +-0.15 on this machine: give `--rounds 5` or more when comparing. The peak memory of each
+ffmpeg run comes from the box's own `ffmpeg-box ... peak_rss=` log line and is compared with
+FFMPEG_MEMORY_BYTES.
 """
 
 from __future__ import annotations

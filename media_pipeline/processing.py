@@ -222,7 +222,8 @@ def _yield_the_core() -> None:
         logger.debug("the checksum thread keeps its priority: %s", exc)
 
 
-# How much the checksum yields: at nice 10 a thread gets a tenth of the weight of one at 0.
+# How much the checksum yields: at nice 10 a thread has about a tenth of the CPU weight of one
+# at 0 (the kernel's weights are 110 and 1024) when they wait for the same core.
 YIELDING_NICE = 10
 
 
